@@ -1,0 +1,294 @@
+/* The command line and process life cycle of the real binary. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon_util.h"
+#include "testlib.h"
+#include "vuf.h"
+
+static char out[8192], err[8192];
+
+static int run(const char *const *args)
+{
+	return run_capture(args, out, sizeof(out), err, sizeof(err), 5000);
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void t_help_and_version(void)
+{
+	CHECK_EQ(run((const char *[]){ "-h", NULL }), 0);
+	CHECK(strstr(out, "--socket-path"));
+	CHECK(strstr(out, "--backend"));
+	CHECK(strstr(out, "null, v4l2-decoder"));
+	CHECK(strstr(out, "--v4l2-device"));
+	CHECK(strstr(out, "[default: /dev/video0]"));
+	CHECK(strstr(out, "--fd"));
+	CHECK(strstr(out, "--print-capabilities"));
+	CHECK_EQ(err[0], 0);
+	CHECK_EQ(run((const char *[]){ "--help", NULL }), 0);
+	CHECK_EQ(run((const char *[]){ "-V", NULL }), 0);
+	CHECK(strcmp(out, "vhost-user-video " VUV_VERSION "\n") == 0);
+	CHECK_EQ(run((const char *[]){ "--version", NULL }), 0);
+	CHECK(strcmp(out, "vhost-user-video " VUV_VERSION "\n") == 0);
+}
+
+static void t_print_capabilities(void)
+{
+	CHECK_EQ(run((const char *[]){ "--print-capabilities", NULL }), 0);
+	CHECK(strcmp(out, "{\n  \"type\": \"video\",\n  \"features\": []\n}\n") == 0);
+	CHECK_EQ(err[0], 0);
+}
+
+/* Usage errors: exit 2, one line naming the problem, then the usage hint. */
+static void expect_usage_error(const char *const *args, const char *needle)
+{
+	int st = run(args);
+
+	CHECK_EQ(st, 2);
+	CHECK(strstr(err, needle) != NULL);
+	CHECK(strstr(err, "Try 'vhost-user-video --help'") != NULL);
+	CHECK_EQ(count_lines(err), 2);
+	CHECK_EQ(out[0], 0);
+	if (st != 2 || !strstr(err, needle))
+		fprintf(stderr, "  stderr was: %s\n", err);
+}
+
+static void t_usage_errors(void)
+{
+	expect_usage_error((const char *[]){ "--bogus", NULL }, "unknown option '--bogus'");
+	expect_usage_error((const char *[]){ "-x", NULL }, "unknown option");
+	expect_usage_error((const char *[]){ "--socket-path", NULL }, "'--socket-path' needs a value");
+	expect_usage_error((const char *[]){ "-s", "/tmp/x.sock", NULL }, "--backend is required");
+	expect_usage_error((const char *[]){ "-s", "/tmp/x.sock", "-b", "vaapi", NULL },
+			   "unknown backend 'vaapi' [possible values: null, v4l2-decoder]");
+	expect_usage_error((const char *[]){ "-b", "null", NULL },
+			   "exactly one of --socket-path and --fd");
+	expect_usage_error((const char *[]){ "-b", "null", "-s", "/tmp/x", "--fd", "3", NULL },
+			   "exactly one of --socket-path and --fd");
+	expect_usage_error((const char *[]){ "-b", "null", "--fd", "abc", NULL },
+			   "--fd: 'abc' is not a file descriptor number");
+	expect_usage_error((const char *[]){ "-b", "null", "--fd", "-1", NULL },
+			   "is not a file descriptor number");
+	expect_usage_error((const char *[]){ "-b", "null", "-s", "/tmp/x", "extra", NULL },
+			   "unexpected argument 'extra'");
+}
+
+/* Start-up errors: one line, non-zero exit. */
+static void t_startup_errors(void)
+{
+	char longpath[200];
+
+	CHECK_EQ(run((const char *[]){ "-b", "null", "-s", "/nonexistent-dir/x.sock", NULL }), 1);
+	CHECK(strstr(err, "cannot create socket '/nonexistent-dir/x.sock'"));
+	CHECK_EQ(count_lines(err), 1);
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = 0;
+	CHECK_EQ(run((const char *[]){ "-b", "null", "-s", longpath, NULL }), 1);
+	CHECK(strstr(err, "too long"));
+	CHECK_EQ(count_lines(err), 1);
+	/* A regular file at the socket path is not replaced. */
+	{
+		char path[] = "/tmp/vuv-cli-XXXXXX";
+		int fd = mkstemp(path);
+		struct stat st;
+
+		CHECK(fd >= 0);
+		close(fd);
+		CHECK_EQ(run((const char *[]){ "-b", "null", "-s", path, NULL }), 1);
+		CHECK(strstr(err, "not a socket"));
+		CHECK_EQ(stat(path, &st), 0);
+		CHECK(S_ISREG(st.st_mode));
+		unlink(path);
+	}
+	/* --fd that is not a socket. */
+	CHECK_EQ(run((const char *[]){ "-b", "null", "--fd", "2", NULL }), 1);
+	CHECK(strstr(err, "--fd 2: not an open socket"));
+	CHECK_EQ(run((const char *[]){ "-b", "null", "--fd", "999", NULL }), 1);
+	CHECK_EQ(count_lines(err), 1);
+	/* The v4l2 backend with a missing device. */
+	CHECK(run((const char *[]){ "-b", "v4l2-decoder", "-d", "/nonexistent/video9", "-s",
+				    "/tmp/vuv-never.sock", NULL }) != 0);
+	CHECK_EQ(count_lines(err), 1);
+	CHECK(access("/tmp/vuv-never.sock", F_OK) != 0);
+}
+
+static void t_sigterm_sigint_remove_socket(void)
+{
+	int sigs[2] = { SIGTERM, SIGINT };
+
+	for (int i = 0; i < 2; i++) {
+		struct daemon_proc d;
+		struct stat st;
+		int status;
+
+		REQUIRE(daemon_start(&d, NULL) == 0);
+		/* Owner-only permissions. */
+		CHECK_EQ(stat(d.sock, &st), 0);
+		CHECK(S_ISSOCK(st.st_mode));
+		CHECK_EQ(st.st_mode & 0777, 0600);
+		kill(d.pid, sigs[i]);
+		for (int t = 0; t < 300 && waitpid(d.pid, &status, WNOHANG) == 0; t++)
+			sleep_ms(10);
+		CHECK(WIFEXITED(status));
+		CHECK_EQ(WEXITSTATUS(status), 0);
+		CHECK(access(d.sock, F_OK) != 0);
+		d.pid = 0;
+		daemon_cleanup(&d);
+	}
+}
+
+static void t_sigterm_while_connected(void)
+{
+	struct daemon_proc d;
+	struct vuf f;
+
+	REQUIRE(daemon_start(&d, NULL) == 0);
+	CHECK_EQ(vuf_connect(&f, d.sock, 2000), 0);
+	CHECK_EQ(vuf_start(&f, NULL), 0);
+	CHECK_EQ(daemon_stop(&d), 0);
+	CHECK(access(d.sock, F_OK) != 0);
+	CHECK(vuf_wait_closed(&f, 1000));
+	vuf_close(&f);
+	daemon_cleanup(&d);
+}
+
+static void t_stale_and_live_socket(void)
+{
+	struct daemon_proc d;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+	char path[128];
+
+	/* A stale socket file (nobody listening) is replaced. */
+	snprintf(path, sizeof(path), "/tmp/vuv-stale-%d.sock", (int)getpid());
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	close(fd);
+	{
+		const char *args[] = { "-b", "null", "-s", path, NULL };
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+
+			dup2(null, 2);
+			execv(daemon_binary(), (char *const[]){ (char *)daemon_binary(),
+				(char *)args[0], (char *)args[1], (char *)args[2], (char *)args[3],
+				NULL });
+			_exit(127);
+		}
+		d.pid = pid;
+		/* It must be listening: a front-end can connect. */
+		{
+			struct vuf f;
+
+			CHECK_EQ(vuf_connect(&f, path, 3000), 0);
+			CHECK_EQ(vuf_start(&f, NULL), 0);
+			vuf_close(&f);
+		}
+		/* A second daemon on the same live socket refuses to start. */
+		CHECK_EQ(run(args), 1);
+		CHECK(strstr(err, "another process is listening"));
+		CHECK(daemon_alive(&d));
+		CHECK_EQ(daemon_stop(&d), 0);
+	}
+	CHECK(access(path, F_OK) != 0);
+}
+
+/* --fd with a listening socket and with a connected one (socketpair). */
+static void t_fd_option(void)
+{
+	int sv[2];
+	pid_t pid;
+	int status = -1;
+	char fdarg[16];
+	struct vuf f;
+
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		execv(daemon_binary(), (char *const[]){ (char *)daemon_binary(), "-b", "null",
+			"--fd", fdarg, NULL });
+		_exit(127);
+	}
+	close(sv[1]);
+	CHECK_EQ(vuf_attach(&f, sv[0]), 0);
+	CHECK_EQ(vuf_start(&f, NULL), 0);
+	{
+		uint8_t cfg[12];
+
+		CHECK_EQ(vuf_get_config(&f, 0, cfg, 12), 0);
+		CHECK_EQ(cfg[0], 0); /* version */
+	}
+	/* A connected --fd is served once: the daemon exits when it goes. */
+	vuf_close(&f);
+	for (int t = 0; t < 300 && waitpid(pid, &status, WNOHANG) == 0; t++)
+		sleep_ms(10);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+
+	/* A listening --fd is served again and again. */
+	{
+		struct sockaddr_un addr = { .sun_family = AF_UNIX };
+		int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		char path[128];
+
+		snprintf(path, sizeof(path), "/tmp/vuv-fd-%d.sock", (int)getpid());
+		unlink(path);
+		strcpy(addr.sun_path, path);
+		CHECK_EQ(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+		CHECK_EQ(listen(lfd, 1), 0);
+		snprintf(fdarg, sizeof(fdarg), "%d", lfd);
+		pid = fork();
+		if (pid == 0) {
+			execv(daemon_binary(), (char *const[]){ (char *)daemon_binary(), "-b",
+				"null", "--fd", fdarg, NULL });
+			_exit(127);
+		}
+		close(lfd);
+		for (int i = 0; i < 3; i++) {
+			CHECK_EQ(vuf_connect(&f, path, 3000), 0);
+			CHECK_EQ(vuf_start(&f, NULL), 0);
+			vuf_close(&f);
+		}
+		kill(pid, SIGTERM);
+		waitpid(pid, &status, 0);
+		CHECK(WIFEXITED(status));
+		CHECK_EQ(WEXITSTATUS(status), 0);
+		unlink(path);
+	}
+}
+
+int main(void)
+{
+	test_begin("cli");
+	signal(SIGPIPE, SIG_IGN);
+	RUN_TEST(t_help_and_version);
+	RUN_TEST(t_print_capabilities);
+	RUN_TEST(t_usage_errors);
+	RUN_TEST(t_startup_errors);
+	RUN_TEST(t_sigterm_sigint_remove_socket);
+	RUN_TEST(t_sigterm_while_connected);
+	RUN_TEST(t_stale_and_live_socket);
+	RUN_TEST(t_fd_option);
+	return test_summary();
+}

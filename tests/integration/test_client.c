@@ -1,0 +1,572 @@
+/* vhost-user-video-client against the real daemon (null backend): --info, decodes in
+ * several sizes, formats and layouts checked byte for byte against the null backend's
+ * picture pattern, usage errors and a daemon that is not there. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static struct daemon_proc dp;
+static bool daemon_up;
+static char out[65536], err[65536];
+static char in_path[160], out_path[160];
+
+static const char *client_binary(void)
+{
+	const char *p = getenv("VUV_CLIENT");
+
+	return p ? p : "./vhost-user-video-client";
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	size_t len = 0;
+
+	buf[0] = 0;
+	if (fd < 0)
+		return;
+	while (len + 1 < cap) {
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	close(fd);
+}
+
+/* Runs the client with args (argv[0] excluded, NULL-terminated); stdout and
+ * stderr land in out/err. Returns the exit status, 128+signal, or -1 (also
+ * when it ran longer than timeout_ms: it is killed then). *elapsed_ms gets
+ * the run time when not NULL. */
+static int run_client(const char *const *args, int timeout_ms, int64_t *elapsed_ms)
+{
+	char out_file[192], err_file[192];
+	const char *argv[48];
+	unsigned n = 0;
+	int64_t start = mono_ms();
+	int status = 0;
+	pid_t pid;
+
+	snprintf(out_file, sizeof(out_file), "%s/client.out", dp.dir);
+	snprintf(err_file, sizeof(err_file), "%s/client.err", dp.dir);
+	argv[n++] = client_binary();
+	for (unsigned i = 0; args[i] && n < 47; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fo = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int fe = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fo < 0 || fe < 0)
+			_exit(126);
+		dup2(fo, 1);
+		dup2(fe, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (mono_ms() - start > timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			status = -1;
+			break;
+		}
+		sleep_ms(5);
+	}
+	if (elapsed_ms)
+		*elapsed_ms = mono_ms() - start;
+	slurp(out_file, out, sizeof(out));
+	slurp(err_file, err, sizeof(err));
+	unlink(out_file);
+	unlink(err_file);
+	if (status == -1)
+		return -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static bool write_file(const char *path, const uint8_t *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	bool ok = fd >= 0;
+
+	while (ok && len) {
+		ssize_t n = write(fd, data, len);
+
+		ok = n > 0;
+		if (ok) {
+			data += n;
+			len -= (size_t)n;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A file of len pseudo-random bytes (the null backend ignores the content). */
+static bool make_input(size_t len, uint32_t seed)
+{
+	uint8_t *b = malloc(len ? len : 1);
+	bool ok;
+
+	if (!b)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		seed = seed * 1103515245u + 12345u;
+		b[i] = (uint8_t)(seed >> 16);
+	}
+	ok = write_file(in_path, b, len);
+	free(b);
+	return ok;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* nframes vicodec-style FWHT frames: the 44-byte fwht_cframe_hdr (magic bytes
+ * 4f4f4f4f ffffffff, then big-endian version, width, height, flags, colorspace,
+ * xfer_func, ycbcr_enc, quantization, size) and size payload bytes. The last
+ * frame loses cut bytes when cut > 0. Returns the file size (0 on failure). */
+static size_t make_fwht(unsigned nframes, uint32_t w, uint32_t h, size_t cut)
+{
+	size_t cap = 0, len = 0;
+	uint8_t *b = NULL;
+	bool ok;
+
+	for (unsigned i = 0; i < nframes; i++)
+		cap += 44 + 100 + i * 997;
+	b = calloc(1, cap);
+	if (!b)
+		return 0;
+	for (unsigned i = 0; i < nframes; i++) {
+		uint32_t size = 100 + i * 997;
+		uint8_t *f = b + len;
+
+		memset(f, 0x4f, 4);
+		memset(f + 4, 0xff, 4);
+		put_be32(f + 8, 3);
+		put_be32(f + 12, w);
+		put_be32(f + 16, h);
+		put_be32(f + 40, size);
+		for (uint32_t k = 0; k < size; k++)
+			f[44 + k] = (uint8_t)(k * 7 + i);
+		len += 44 + size;
+	}
+	len -= cut < len ? cut : 0;
+	ok = write_file(in_path, b, len);
+	free(b);
+	return ok ? len : 0;
+}
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+	struct stat st;
+	uint8_t *b;
+	int fd = open(path, O_RDONLY);
+	size_t got = 0;
+
+	*len = 0;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !(b = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return NULL;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	*len = got;
+	return b;
+}
+
+/* The null backend's picture n: row r of plane p is all (n + r + 64 p) & 0xff. NV12
+ * has Y (h rows of w) and UV (h/2 rows of w); YUV420 has Y, U and V (h/2 rows of w/2). */
+static void check_pattern(unsigned frames, uint32_t w, uint32_t h, bool nv12)
+{
+	uint64_t frame_size = (uint64_t)w * h * 3 / 2;
+	size_t len, bad = 0, pos = 0;
+	uint8_t *b = read_all(out_path, &len);
+
+	REQUIRE(b != NULL);
+	CHECK_EQ(len, frames * frame_size);
+	if (len != frames * frame_size) {
+		free(b);
+		return;
+	}
+	for (unsigned n = 0; n < frames; n++) {
+		unsigned nplanes = nv12 ? 2 : 3;
+
+		for (unsigned p = 0; p < nplanes; p++) {
+			uint32_t rows = p ? h / 2 : h, cols = p && !nv12 ? w / 2 : w;
+
+			for (uint32_t r = 0; r < rows; r++) {
+				uint8_t want = (uint8_t)((n + r + 64 * p) & 0xff);
+
+				for (uint32_t c = 0; c < cols; c++, pos++)
+					if (b[pos] != want && bad++ < 3)
+						fprintf(stderr, "  frame %u plane %u row %u "
+							"col %u: 0x%02x, want 0x%02x\n", n, p,
+							r, c, b[pos], want);
+			}
+		}
+	}
+	CHECK_EQ(pos, len);
+	CHECK_EQ(bad, 0);
+	free(b);
+}
+
+/* "decoded N frames (WxH FMT) in S s, F fps; input B bytes in K buffers; output O bytes" */
+static void check_summary(unsigned frames, uint32_t w, uint32_t h, const char *fmt,
+			  uint64_t in_bytes, unsigned in_bufs)
+{
+	char head[128], tail[160];
+
+	snprintf(head, sizeof(head), "decoded %u frames (%ux%u %s) in ", frames, w, h, fmt);
+	snprintf(tail, sizeof(tail), " fps; input %llu bytes in %u buffers; output %llu bytes\n",
+		 (unsigned long long)in_bytes, in_bufs,
+		 (unsigned long long)frames * w * h * 3 / 2);
+	CHECK(strncmp(out, head, strlen(head)) == 0);
+	CHECK(strlen(out) > strlen(tail) &&
+	      strcmp(out + strlen(out) - strlen(tail), tail) == 0);
+	CHECK_EQ(count_lines(out), 1);
+	if (strncmp(out, head, strlen(head)) != 0 || !strstr(out, tail))
+		fprintf(stderr, "  stdout was: %s  stderr was: %s\n", out, err);
+}
+
+/* Decodes in_path with extra client options; checks exit 0, the summary, that one
+ * input buffer made one picture, and every byte of the output. */
+static void decode_and_check(const char *coded, uint32_t w, uint32_t h, const char *pix,
+			     unsigned frames, uint64_t in_bytes, const char *const *extra)
+{
+	char ws[16], hs[16];
+	const char *args[40] = { "--socket-path", dp.sock, "--stream-from", in_path,
+				 "--stream-to", out_path, "--coded-format", coded,
+				 "--width", ws, "--height", hs, "--pixel-format", pix };
+	unsigned n = 14;
+	int st;
+
+	snprintf(ws, sizeof(ws), "%u", w);
+	snprintf(hs, sizeof(hs), "%u", h);
+	for (unsigned i = 0; extra && extra[i] && n < 39; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	unlink(out_path);
+	st = run_client(args, 60000, NULL);
+	CHECK_EQ(st, 0);
+	if (st != 0)
+		fprintf(stderr, "  stderr was: %s\n", err);
+	CHECK_EQ(err[0], 0); /* stderr is not a tty: no progress line */
+	check_summary(frames, w, h, pix, in_bytes, frames);
+	check_pattern(frames, w, h, strcmp(pix, "nv12") == 0);
+}
+
+static void t_help_and_version(void)
+{
+	CHECK_EQ(run_client((const char *[]){ "-h", NULL }, 5000, NULL), 0);
+	CHECK(strstr(out, "--socket-path") != NULL);
+	CHECK(strstr(out, "--frame-sizes-from-fwht") != NULL);
+	CHECK(strstr(out, "--layout") != NULL);
+	CHECK_EQ(err[0], 0);
+	CHECK_EQ(run_client((const char *[]){ "-V", NULL }, 5000, NULL), 0);
+	CHECK(strcmp(out, "vhost-user-video-client " VUV_VERSION "\n") == 0);
+}
+
+static void t_info(void)
+{
+	const char *args[] = { "--socket-path", dp.sock, "--info", NULL };
+
+	CHECK_EQ(run_client(args, 10000, NULL), 0);
+	CHECK_EQ(err[0], 0);
+	CHECK(strstr(out, "max_caps_length 4096") != NULL);
+	CHECK(strstr(out, "RESOURCE_GUEST_PAGES") != NULL);
+	CHECK(strstr(out, "RESOURCE_NON_CONTIG") != NULL);
+	CHECK(strstr(out, "INPUT (bitstream): 2 formats") != NULL);
+	CHECK(strstr(out, "OUTPUT (pictures): 2 formats") != NULL);
+	CHECK(strstr(out, "  0   FWHT      FWHT    single-buffer  1      16-4096 step 2    "
+			  "16-2304 step 2    1-60        NV12 YUV420\n") != NULL);
+	CHECK(strstr(out, "  1   H264      H264") != NULL);
+	CHECK(strstr(out, "  0   NV12      NV12") != NULL);
+	CHECK(strstr(out, "  1   YUV420    YU12    single-buffer  1      16-4096 step 2    "
+			  "16-2304 step 2    1-60        FWHT H264\n") != NULL);
+	if (!strstr(out, "FWHT H264"))
+		fprintf(stderr, "  stdout was:\n%s", out);
+}
+
+static void t_decode_yuv420_640x480(void)
+{
+	REQUIRE(make_input(30 * 4096, 1));
+	decode_and_check("fwht", 640, 480, "yuv420", 30, 30 * 4096,
+			 (const char *[]){ "--chunk-size", "4096", NULL });
+}
+
+static void t_decode_nv12_1280x720_scattered(void)
+{
+	/* The last chunk is short: 7 chunks of 1000 bytes and one of 500. */
+	REQUIRE(make_input(7500, 2));
+	decode_and_check("h264", 1280, 720, "nv12", 8, 7500,
+			 (const char *[]){ "--chunk-size", "1000", "--scattered", NULL });
+}
+
+static void t_decode_split_per_plane(void)
+{
+	REQUIRE(make_input(6 * 3000, 3));
+	decode_and_check("fwht", 640, 480, "yuv420", 6, 6 * 3000,
+			 (const char *[]){ "--chunk-size", "3000", "--layout", "split",
+					   "--planes-layout", "per-plane", NULL });
+}
+
+static void t_decode_split_scattered_nv12(void)
+{
+	REQUIRE(make_input(5 * 4096, 4));
+	decode_and_check("h264", 352, 288, "nv12", 5, 5 * 4096,
+			 (const char *[]){ "--chunk-size", "4K", "--layout", "split",
+					   "--scattered", "-q", NULL });
+}
+
+static void t_decode_indirect_legacy_params(void)
+{
+	REQUIRE(make_input(4 * 512, 5));
+	decode_and_check("fwht", 320, 240, "yuv420", 4, 4 * 512,
+			 (const char *[]){ "--chunk-size", "512", "--layout", "indirect",
+					   "--legacy-params", "--scattered", "--planes-layout",
+					   "per-plane", NULL });
+}
+
+static void t_decode_fwht_frames(void)
+{
+	size_t len = make_fwht(9, 640, 480, 0);
+
+	REQUIRE(len > 0);
+	/* One input buffer per FWHT frame, however large each is. */
+	decode_and_check("fwht", 640, 480, "nv12", 9, len,
+			 (const char *[]){ "--frame-sizes-from-fwht", NULL });
+}
+
+static void t_decode_frames_limit(void)
+{
+	size_t len = make_fwht(9, 640, 480, 0), first4 = 0;
+
+	REQUIRE(len > 0);
+	for (unsigned i = 0; i < 4; i++)
+		first4 += 44 + 100 + i * 997;
+	decode_and_check("fwht", 640, 480, "yuv420", 4, first4,
+			 (const char *[]){ "--frame-sizes-from-fwht", "--frames", "4", NULL });
+}
+
+/* Runtime errors: exit 1, exactly one line naming the problem, nothing on stdout. */
+static void expect_runtime_error(const char *const *args, const char *needle)
+{
+	int st = run_client(args, 20000, NULL);
+
+	CHECK_EQ(st, 1);
+	CHECK(strncmp(err, "vhost-user-video-client: ", 25) == 0);
+	CHECK(strstr(err, needle) != NULL);
+	CHECK_EQ(count_lines(err), 1);
+	CHECK_EQ(out[0], 0);
+	if (st != 1 || !strstr(err, needle) || count_lines(err) != 1)
+		fprintf(stderr, "  status %d, stderr was: %s\n", st, err);
+}
+
+static void t_bad_fwht_input(void)
+{
+	const char *args[] = { "--socket-path", dp.sock, "--stream-from", in_path,
+			       "--stream-to", out_path, "--coded-format", "fwht", "--width", "640",
+			       "--height", "480", "--pixel-format", "yuv420",
+			       "--frame-sizes-from-fwht", NULL };
+
+	REQUIRE(make_input(5000, 6));
+	expect_runtime_error(args, "no FWHT frame header (magic 4f4f4f4f ffffffff) at offset 0");
+	REQUIRE(make_fwht(3, 640, 480, 10) > 0);
+	expect_runtime_error(args, "is cut short");
+	REQUIRE(make_input(0, 7));
+	expect_runtime_error(args, "is empty");
+}
+
+static void t_unsupported_format(void)
+{
+	REQUIRE(make_input(4096, 8));
+	expect_runtime_error((const char *[]){ "--socket-path", dp.sock, "--stream-from", in_path,
+					       "--stream-to", out_path, "--coded-format", "vp9",
+					       "--width", "640", "--height", "480",
+					       "--pixel-format", "nv12", NULL },
+			     "the device does not decode VP9");
+}
+
+/* Usage errors: exit 2, one line naming the problem plus the usage hint. */
+static void expect_usage_error(const char *const *args, const char *needle)
+{
+	int st = run_client(args, 5000, NULL);
+
+	CHECK_EQ(st, 2);
+	CHECK(strstr(err, needle) != NULL);
+	CHECK(strstr(err, "Try 'vhost-user-video-client --help'") != NULL);
+	CHECK_EQ(count_lines(err), 2);
+	CHECK_EQ(out[0], 0);
+	if (st != 2 || !strstr(err, needle))
+		fprintf(stderr, "  status %d, stderr was: %s\n", st, err);
+}
+
+static void t_usage_errors(void)
+{
+	expect_usage_error((const char *[]){ NULL }, "--socket-path is required");
+	expect_usage_error((const char *[]){ "--bogus", NULL }, "unknown option '--bogus'");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", NULL }, "nothing to do");
+	expect_usage_error((const char *[]){ "-s", NULL }, "option '-s' needs a value");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", NULL },
+			   "--stream-from needs --stream-to OUT");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--coded-format", "av1", NULL },
+			   "--coded-format: unknown format 'av1'");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--coded-format", "fwht", "--width", "0", NULL },
+			   "--width: '0' is not a size");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--pixel-format", "rgb", NULL },
+			   "--pixel-format: unknown format 'rgb'");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--info", "--layout", "zigzag",
+					     NULL },
+			   "--layout: unknown layout 'zigzag'");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--info", "--width", "64", NULL },
+			   "decoding options need --stream-from FILE");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--coded-format", "fwht", "--width", "64",
+					     "--height", "64", "--pixel-format", "nv12",
+					     "--chunk-size", "4096", "--frame-sizes-from-fwht",
+					     NULL },
+			   "exclude each other");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--coded-format", "h264", "--width", "64",
+					     "--height", "64", "--pixel-format", "nv12",
+					     "--frame-sizes-from-fwht", NULL },
+			   "--frame-sizes-from-fwht needs --coded-format fwht");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--info", "--chunk-size", "1G",
+					     NULL },
+			   "--chunk-size: '1G' is not a size");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--info", "extra", NULL },
+			   "unexpected argument 'extra'");
+}
+
+static void t_daemon_not_running(void)
+{
+	char path[192];
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int64_t ms = 0;
+	int fd;
+
+	/* No socket file at all. */
+	snprintf(path, sizeof(path), "%s/absent.sock", dp.dir);
+	CHECK_EQ(run_client((const char *[]){ "-s", path, "--info", NULL }, 10000, &ms), 1);
+	CHECK(strstr(err, "cannot connect to ") != NULL);
+	CHECK(strstr(err, "no such socket (is vhost-user-video running?)") != NULL);
+	CHECK_EQ(count_lines(err), 1);
+	CHECK_EQ(out[0], 0);
+	CHECK(ms < 3000);
+
+	/* A socket file nobody listens on (a daemon that died). */
+	snprintf(path, sizeof(path), "%s/dead.sock", dp.dir);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	REQUIRE(fd >= 0);
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	REQUIRE(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+	close(fd);
+	CHECK_EQ(run_client((const char *[]){ "-s", path, "--info", NULL }, 10000, &ms), 1);
+	CHECK(strstr(err, "nobody is listening (is vhost-user-video running?)") != NULL);
+	CHECK_EQ(count_lines(err), 1);
+	CHECK(ms < 3000);
+	unlink(path);
+}
+
+/* After every client above (each one a full session), the daemon serves the next. */
+static void t_daemon_still_serves(void)
+{
+	CHECK(daemon_alive(&dp));
+	CHECK(it_fresh_session_works(dp.sock));
+}
+
+static void t_daemon_stops_cleanly(void)
+{
+	CHECK_EQ(daemon_stop(&dp), 0);
+	CHECK(access(dp.sock, F_OK) != 0);
+}
+
+int main(void)
+{
+	test_begin("it_client");
+	signal(SIGPIPE, SIG_IGN);
+	if (daemon_start(&dp, NULL) == 0) {
+		daemon_up = true;
+		snprintf(in_path, sizeof(in_path), "%s/input.bin", dp.dir);
+		snprintf(out_path, sizeof(out_path), "%s/output.yuv", dp.dir);
+	} else {
+		fprintf(stderr, "cannot start the daemon (%s)\n", daemon_binary());
+	}
+	if (daemon_up) {
+		RUN_TEST(t_help_and_version);
+		RUN_TEST(t_info);
+		RUN_TEST(t_decode_yuv420_640x480);
+		RUN_TEST(t_decode_nv12_1280x720_scattered);
+		RUN_TEST(t_decode_split_per_plane);
+		RUN_TEST(t_decode_split_scattered_nv12);
+		RUN_TEST(t_decode_indirect_legacy_params);
+		RUN_TEST(t_decode_fwht_frames);
+		RUN_TEST(t_decode_frames_limit);
+		RUN_TEST(t_bad_fwht_input);
+		RUN_TEST(t_unsupported_format);
+		RUN_TEST(t_usage_errors);
+		RUN_TEST(t_daemon_not_running);
+		RUN_TEST(t_daemon_still_serves);
+		RUN_TEST(t_daemon_stops_cleanly);
+		unlink(in_path);
+		unlink(out_path);
+		daemon_cleanup(&dp);
+	} else {
+		tl_failed++;
+	}
+	return test_summary();
+}

@@ -1,0 +1,1482 @@
+/* vhost-user-video-client: plays QEMU (the vhost-user front-end: guest RAM,
+ * rings, handshake) and the guest's virtio-video driver (vuf_video) against a
+ * running vhost-user-video daemon: prints the device's capabilities and
+ * decodes a bitstream file into raw pictures.
+ *
+ * FWHT framing (--frame-sizes-from-fwht), from vicodec's codec-fwht.h and
+ * vicodec-core.c: every frame starts with struct fwht_cframe_hdr, 44 bytes =
+ * 11 u32: magic1, magic2, version, width, height, flags, colorspace,
+ * xfer_func, ycbcr_enc, quantization, size. The magics are FWHT_MAGIC1
+ * 0x4f4f4f4f and FWHT_MAGIC2 0xffffffff, i.e. the bytes 4f 4f 4f 4f ff ff ff
+ * ff (the stateful decoder scans for exactly these 8 bytes); the other fields
+ * are big-endian. size is the number of compressed bytes that follow the
+ * header, so a frame is 44 + size bytes and the next header follows it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vuf.h"
+#include "vuf_video.h"
+
+#define PROG "vhost-user-video-client"
+#define EXIT_USAGE 2
+
+#define STREAM_ID 1u
+#define MAX_IN_BUFS 8u
+#define MIN_IN_BUFS 4u
+#define MAX_OUT_BUFS 32u
+#define DEFAULT_CHUNK_SIZE (1u << 20)
+#define MAX_CHUNK_SIZE (64u << 20)
+#define MAX_DIMENSION 16384u
+#define MAX_PICTURE_BYTES (1ull << 30)
+#define CONNECT_TIMEOUT_MS 1000
+#define FRAME_INTERVAL_NS 33333333ull /* timestamps as a 30 fps stream */
+
+#define FWHT_HDR_SIZE 44u
+#define FWHT_SIZE_OFFSET 40u
+
+struct options {
+	const char *socket_path;
+	bool info;
+	const char *stream_from, *stream_to;
+	uint32_t coded_format;
+	uint32_t width, height;
+	uint32_t pixel_format;
+	const char *pixel_name;
+	uint32_t chunk_size;
+	bool chunk_size_set;
+	bool fwht_frames;
+	uint64_t max_frames; /* 0 = all */
+	enum vuf_layout layout;
+	bool scattered;
+	uint32_t planes_layout; /* 0 = as the capabilities say */
+	bool legacy_params;
+	bool quiet;
+	int timeout_ms;
+};
+
+/* ---- command line ---------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: " PROG " --socket-path PATH [--info]\n"
+		"         [--stream-from FILE --stream-to OUT --coded-format FMT\n"
+		"          --width W --height H --pixel-format FMT\n"
+		"          [--chunk-size N | --frame-sizes-from-fwht] [--frames N]\n"
+		"          [--layout single|split|indirect] [--scattered] [--quiet]]\n"
+		"\n"
+		"Connects to a vhost-user-video daemon as the hypervisor and the guest's\n"
+		"virtio-video driver would, and prints the device's capabilities or decodes\n"
+		"a file through it.\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket-path PATH     the daemon's vhost-user socket\n"
+		"  -i, --info                 print the device's capabilities\n"
+		"      --stream-from FILE     bitstream to decode\n"
+		"      --stream-to OUT        raw pictures, planes back to back (visible area)\n"
+		"      --coded-format FMT     fwht, h264, hevc, vp8, vp9, mpeg2 or mpeg4\n"
+		"      --width W, --height H  coded size of the stream\n"
+		"      --pixel-format FMT     nv12 or yuv420\n"
+		"      --chunk-size N         bytes per input buffer (K/M suffixes) [default: 1M]\n"
+		"      --frame-sizes-from-fwht  one FWHT frame per input buffer\n"
+		"      --frames N             stop after N decoded frames\n"
+		"      --layout LAYOUT        descriptor layout of the command chains:\n"
+		"                             single, split or indirect [default: single]\n"
+		"      --scattered            build buffers from shuffled single pages\n"
+		"      --planes-layout L      single-buffer or per-plane\n"
+		"                             [default: as the capabilities offer]\n"
+		"      --legacy-params        GET/SET_PARAMS (0x108/0x109), not the _EXT ones\n"
+		"      --timeout MS           longest wait for the device [default: 5000]\n"
+		"  -q, --quiet                no progress line\n"
+		"  -h, --help                 print this help and exit\n"
+		"  -V, --version              print the version and exit\n");
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* Unsigned decimal with an optional K or M (binary) suffix when allowed. */
+static bool parse_u64(const char *s, bool suffix, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	if (suffix && (*end == 'k' || *end == 'K')) {
+		if (v > UINT64_MAX >> 10)
+			return false;
+		v <<= 10;
+		end++;
+	} else if (suffix && (*end == 'm' || *end == 'M')) {
+		if (v > UINT64_MAX >> 20)
+			return false;
+		v <<= 20;
+		end++;
+	}
+	if (*end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+struct name_value {
+	const char *name;
+	uint32_t value;
+};
+
+static const struct name_value coded_formats[] = {
+	{ "fwht", VV_FORMAT_FWHT }, { "h264", VV_FORMAT_H264 }, { "hevc", VV_FORMAT_HEVC },
+	{ "vp8", VV_FORMAT_VP8 },   { "vp9", VV_FORMAT_VP9 },   { "mpeg2", VV_FORMAT_MPEG2 },
+	{ "mpeg4", VV_FORMAT_MPEG4 },
+};
+
+static const struct name_value pixel_formats[] = {
+	{ "nv12", VV_FORMAT_NV12 },
+	{ "yuv420", VV_FORMAT_YUV420 },
+};
+
+static const struct name_value layouts[] = {
+	{ "single", VUF_LAYOUT_SINGLE },
+	{ "split", VUF_LAYOUT_SPLIT },
+	{ "indirect", VUF_LAYOUT_INDIRECT },
+};
+
+static const struct name_value planes_layouts[] = {
+	{ "single-buffer", VV_PLANES_LAYOUT_SINGLE_BUFFER },
+	{ "per-plane", VV_PLANES_LAYOUT_PER_PLANE },
+};
+
+static const struct name_value *lookup(const struct name_value *tab, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(tab[i].name, s) == 0)
+			return &tab[i];
+	return NULL;
+}
+
+#define LOOKUP(tab, s) lookup((tab), sizeof(tab) / sizeof((tab)[0]), (s))
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum {
+		OPT_FROM = 256, OPT_TO, OPT_CODED, OPT_WIDTH, OPT_HEIGHT, OPT_PIXEL, OPT_CHUNK,
+		OPT_FWHT, OPT_FRAMES, OPT_LAYOUT, OPT_SCATTERED, OPT_PLANES, OPT_LEGACY,
+		OPT_TIMEOUT,
+	};
+	static const struct option longopts[] = {
+		{ "socket-path", required_argument, NULL, 's' },
+		{ "info", no_argument, NULL, 'i' },
+		{ "stream-from", required_argument, NULL, OPT_FROM },
+		{ "stream-to", required_argument, NULL, OPT_TO },
+		{ "coded-format", required_argument, NULL, OPT_CODED },
+		{ "width", required_argument, NULL, OPT_WIDTH },
+		{ "height", required_argument, NULL, OPT_HEIGHT },
+		{ "pixel-format", required_argument, NULL, OPT_PIXEL },
+		{ "chunk-size", required_argument, NULL, OPT_CHUNK },
+		{ "frame-sizes-from-fwht", no_argument, NULL, OPT_FWHT },
+		{ "frames", required_argument, NULL, OPT_FRAMES },
+		{ "layout", required_argument, NULL, OPT_LAYOUT },
+		{ "scattered", no_argument, NULL, OPT_SCATTERED },
+		{ "planes-layout", required_argument, NULL, OPT_PLANES },
+		{ "legacy-params", no_argument, NULL, OPT_LEGACY },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool decode_opt = false;
+	const struct name_value *nv;
+	uint64_t n;
+	int c;
+
+	*o = (struct options){ .chunk_size = DEFAULT_CHUNK_SIZE, .layout = VUF_LAYOUT_SINGLE,
+			       .timeout_ms = VUF_VIDEO_DEFAULT_TIMEOUT_MS };
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":s:iqhV", longopts, NULL)) != -1) {
+		if (c >= OPT_TO && c != OPT_LAYOUT && c != OPT_TIMEOUT && c != OPT_LEGACY)
+			decode_opt = true;
+		switch (c) {
+		case 's':
+			o->socket_path = optarg;
+			break;
+		case 'i':
+			o->info = true;
+			break;
+		case OPT_FROM:
+			o->stream_from = optarg;
+			break;
+		case OPT_TO:
+			o->stream_to = optarg;
+			break;
+		case OPT_CODED:
+			nv = LOOKUP(coded_formats, optarg);
+			if (!nv)
+				return usage_error("--coded-format: unknown format '%s' "
+						   "[possible values: fwht, h264, hevc, vp8, "
+						   "vp9, mpeg2, mpeg4]", optarg);
+			o->coded_format = nv->value;
+			break;
+		case OPT_WIDTH:
+		case OPT_HEIGHT:
+			if (!parse_u64(optarg, false, 1, MAX_DIMENSION, &n))
+				return usage_error("--%s: '%s' is not a size from 1 to %u",
+						   c == OPT_WIDTH ? "width" : "height", optarg,
+						   MAX_DIMENSION);
+			if (c == OPT_WIDTH)
+				o->width = (uint32_t)n;
+			else
+				o->height = (uint32_t)n;
+			break;
+		case OPT_PIXEL:
+			nv = LOOKUP(pixel_formats, optarg);
+			if (!nv)
+				return usage_error("--pixel-format: unknown format '%s' [possible "
+						   "values: nv12, yuv420]", optarg);
+			o->pixel_format = nv->value;
+			o->pixel_name = nv->name;
+			break;
+		case OPT_CHUNK:
+			if (!parse_u64(optarg, true, 1, MAX_CHUNK_SIZE, &n))
+				return usage_error("--chunk-size: '%s' is not a size from 1 to 64M",
+						   optarg);
+			o->chunk_size = (uint32_t)n;
+			o->chunk_size_set = true;
+			break;
+		case OPT_FWHT:
+			o->fwht_frames = true;
+			break;
+		case OPT_FRAMES:
+			if (!parse_u64(optarg, false, 1, UINT32_MAX, &n))
+				return usage_error("--frames: '%s' is not a positive number",
+						   optarg);
+			o->max_frames = n;
+			break;
+		case OPT_LAYOUT:
+			nv = LOOKUP(layouts, optarg);
+			if (!nv)
+				return usage_error("--layout: unknown layout '%s' [possible "
+						   "values: single, split, indirect]", optarg);
+			o->layout = (enum vuf_layout)nv->value;
+			break;
+		case OPT_SCATTERED:
+			o->scattered = true;
+			break;
+		case OPT_PLANES:
+			nv = LOOKUP(planes_layouts, optarg);
+			if (!nv)
+				return usage_error("--planes-layout: unknown layout '%s' [possible "
+						   "values: single-buffer, per-plane]", optarg);
+			o->planes_layout = nv->value;
+			break;
+		case OPT_LEGACY:
+			o->legacy_params = true;
+			break;
+		case OPT_TIMEOUT:
+			if (!parse_u64(optarg, false, 1, 3600000, &n))
+				return usage_error("--timeout: '%s' is not a number of "
+						   "milliseconds from 1 to 3600000", optarg);
+			o->timeout_ms = (int)n;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf(PROG " %s\n", VUV_VERSION);
+			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!o->socket_path)
+		return usage_error("--socket-path is required");
+	if (!o->info && !o->stream_from)
+		return usage_error("nothing to do: give --info and/or --stream-from FILE");
+	if (!o->stream_from) {
+		if (decode_opt)
+			return usage_error("decoding options need --stream-from FILE");
+		return -1;
+	}
+	if (!o->stream_to)
+		return usage_error("--stream-from needs --stream-to OUT");
+	if (!o->coded_format)
+		return usage_error("--stream-from needs --coded-format");
+	if (!o->width || !o->height)
+		return usage_error("--stream-from needs --width and --height");
+	if (!o->pixel_format)
+		return usage_error("--stream-from needs --pixel-format");
+	if (o->fwht_frames && o->chunk_size_set)
+		return usage_error("--chunk-size and --frame-sizes-from-fwht exclude each other");
+	if (o->fwht_frames && o->coded_format != VV_FORMAT_FWHT)
+		return usage_error("--frame-sizes-from-fwht needs --coded-format fwht");
+	return -1;
+}
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+static char err_msg[512];
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Records the first error (the one that explains the others) and returns -1. */
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err_msg[0])
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A command's result in words: the device's error type or the transport's errno. */
+static const char *result_str(int ret, char *buf, size_t cap)
+{
+	if (ret > 0)
+		snprintf(buf, cap, "the device answered %s", vuf_video_resp_name((uint32_t)ret));
+	else if (ret == -ETIMEDOUT)
+		snprintf(buf, cap, "no answer from the device in time");
+	else if (ret == -ECONNRESET || ret == -EPIPE)
+		snprintf(buf, cap, "the daemon closed the connection");
+	else if (ret == -EPROTO)
+		snprintf(buf, cap, "malformed answer from the device");
+	else
+		snprintf(buf, cap, "%s", strerror(-ret));
+	return buf;
+}
+
+static int fail_cmd(const char *what, int ret)
+{
+	char buf[128];
+
+	return fail("%s: %s", what, result_str(ret, buf, sizeof(buf)));
+}
+
+static const char *fmt_name(uint32_t format, char *buf, size_t cap)
+{
+	const char *n = vuf_video_format_name(format);
+
+	if (n)
+		return n;
+	snprintf(buf, cap, "0x%x", format);
+	return buf;
+}
+
+/* ---- --info --------------------------------------------------------------------------- */
+
+static void range_str(const struct vuf_video_range *r, char *buf, size_t cap)
+{
+	if (r->min == r->max)
+		snprintf(buf, cap, "%u", r->min);
+	else if (r->step <= 1)
+		snprintf(buf, cap, "%u-%u", r->min, r->max);
+	else
+		snprintf(buf, cap, "%u-%u step %u", r->min, r->max, r->step);
+}
+
+static void layout_str(uint32_t layout, char *buf, size_t cap)
+{
+	if (layout == VV_PLANES_LAYOUT_SINGLE_BUFFER)
+		snprintf(buf, cap, "single-buffer");
+	else if (layout == VV_PLANES_LAYOUT_PER_PLANE)
+		snprintf(buf, cap, "per-plane");
+	else if (layout == (VV_PLANES_LAYOUT_SINGLE_BUFFER | VV_PLANES_LAYOUT_PER_PLANE))
+		snprintf(buf, cap, "both");
+	else
+		snprintf(buf, cap, "0x%x", layout);
+}
+
+/* One row of the --info table: #, format, fourcc, layout, align, width, height, fps, pairs. */
+#define ROW_FMT "  %-2u  %-8s  %-6s  %-13s  %-5u  %-16s  %-16s  %-10s  %s\n"
+
+static void print_queue_caps(const char *title, const struct vuf_video_caps *c,
+			     const struct vuf_video_caps *other)
+{
+	printf("%s: %u format%s\n", title, c->num_formats, c->num_formats == 1 ? "" : "s");
+	if (!c->num_formats)
+		return;
+	printf("  %-2s  %-8s  %-6s  %-13s  %-5s  %-16s  %-16s  %-10s  %s\n", "#", "format",
+	       "fourcc", "layout", "align", "width", "height", "fps", "pairs with");
+	for (uint32_t i = 0; i < c->num_formats; i++) {
+		const struct vuf_video_format *f = &c->formats[i];
+		const char *fourcc = vuf_video_format_fourcc(f->format);
+		char namebuf[16], lay[24], pairs[256] = "", w[48], h[48], rates[64];
+		const char *name = fmt_name(f->format, namebuf, sizeof(namebuf));
+		size_t plen = 0;
+
+		for (uint32_t k = 0; k < 64 && k < other->num_formats; k++) {
+			char on[16];
+
+			if (!(f->mask & (1ull << k)))
+				continue;
+			const char *other_name = fmt_name(other->formats[k].format, on, sizeof(on));
+
+			plen += (size_t)snprintf(pairs + plen, sizeof(pairs) - plen, "%s%s",
+						 plen ? " " : "", other_name);
+			if (plen >= sizeof(pairs))
+				break;
+		}
+		if (!pairs[0])
+			snprintf(pairs, sizeof(pairs), "-");
+		layout_str(f->planes_layout, lay, sizeof(lay));
+		if (f->num_frames == 0) {
+			printf(ROW_FMT, i, name, fourcc ? fourcc : "-", lay, f->plane_align, "-",
+			       "-", "-", pairs);
+			continue;
+		}
+		for (uint32_t k = 0; k < f->num_frames; k++) {
+			const struct vuf_video_frame *fr = &f->frames[k];
+			size_t rlen = 0;
+
+			range_str(&fr->width, w, sizeof(w));
+			range_str(&fr->height, h, sizeof(h));
+			rates[0] = 0;
+			for (uint32_t r = 0; r < fr->num_rates && rlen < sizeof(rates); r++) {
+				char one[48];
+
+				range_str(&fr->rates[r], one, sizeof(one));
+				rlen += (size_t)snprintf(rates + rlen, sizeof(rates) - rlen, "%s%s",
+							 rlen ? "," : "", one);
+			}
+			if (!rates[0])
+				snprintf(rates, sizeof(rates), "-");
+			if (k == 0)
+				printf(ROW_FMT, i, name, fourcc ? fourcc : "-", lay,
+				       f->plane_align, w, h, rates, pairs);
+			else
+				printf("  %-2s  %-8s  %-6s  %-13s  %-5s  %-16s  %-16s  %-10s\n", "",
+				       "", "", "", "", w, h, rates);
+		}
+	}
+}
+
+static int print_info(struct vuf_video *v, const struct vuf_video_caps *in,
+		      const struct vuf_video_caps *out)
+{
+	static const char *const feature_names[] = {
+		"RESOURCE_GUEST_PAGES", "RESOURCE_NON_CONTIG", "RESOURCE_VIRTIO_OBJECT",
+	};
+	bool any = false;
+
+	printf("device: %s (virtio-video v3), max_caps_length %u, max_resp_length %u\n",
+	       v->device_name[0] ? v->device_name : "(no name)", v->max_caps_length,
+	       v->max_resp_length);
+	printf("features:");
+	for (unsigned b = 0; b < 3; b++) {
+		if (v->f->features & (1ull << b)) {
+			printf(" %s", feature_names[b]);
+			any = true;
+		}
+	}
+	printf("%s\n\n", any ? "" : " (none)");
+	print_queue_caps("INPUT (bitstream)", in, out);
+	printf("\n");
+	print_queue_caps("OUTPUT (pictures)", out, in);
+	return fflush(stdout) == 0 ? 0 : fail("writing to stdout: %s", strerror(errno));
+}
+
+/* ---- decoding -------------------------------------------------------------------------- */
+
+struct in_buf {
+	struct vuf_video_resource res;
+	struct vuf_video_req req;
+	bool queued;
+};
+
+struct out_buf {
+	struct vuf_video_resource res;
+	struct vuf_video_req req;
+	bool queued;
+};
+
+/* How to cut the visible picture out of the planes: rows of row_bytes every
+ * stride bytes, starting at off, per plane. */
+struct plane_copy {
+	unsigned plane;
+	uint64_t off;
+	uint32_t stride, row_bytes, rows;
+};
+
+struct chunk {
+	uint64_t off;
+	uint32_t len;
+};
+
+struct decoder {
+	const struct options *o;
+	struct vuf_video *v;
+	int in_fd, out_fd;
+	uint64_t file_size;
+
+	struct chunk *chunks;     /* FWHT frames, or NULL for fixed chunks */
+	uint64_t nchunks, next_chunk;
+	uint64_t next_off;        /* fixed chunks */
+	uint32_t in_buf_size;
+	uint8_t *chunk_data;
+
+	struct in_buf in[MAX_IN_BUFS];
+	unsigned n_in;
+	uint32_t in_layout;
+	struct out_buf out[MAX_OUT_BUFS];
+	unsigned n_out;
+	uint32_t out_layout;
+	struct vv_stream_params out_params;
+	struct plane_copy copy[VV_MAX_PLANES];
+	unsigned ncopy;
+	bool raw_copy;            /* unknown layout: `size` bytes, planes back to back */
+	uint64_t frame_bytes;
+	uint8_t *frame;
+	uint32_t visible_w, visible_h;
+
+	struct vuf_video_req drain_req;
+	bool stream_created, drain_sent, drain_done, eos_seen, feeding_done;
+	bool reconfiguring, tearing_down;
+
+	uint64_t frames, in_bytes, in_buffers, out_bytes, chunks_sent;
+	int64_t t_start_ns, t_last_progress_ns;
+	bool progress;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int read_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, b, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA;
+		b += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = write(fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static uint32_t be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Indexes the FWHT frames of the input: each must start with the magic and
+ * end inside the file. */
+static int index_fwht(struct decoder *d)
+{
+	static const uint8_t magic[8] = { 0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff };
+	uint64_t off = 0, cap = 0;
+	uint32_t largest = 0;
+
+	while (off < d->file_size) {
+		uint8_t hdr[FWHT_HDR_SIZE];
+		uint64_t len;
+
+		if (d->file_size - off < FWHT_HDR_SIZE)
+			return fail("%s: truncated FWHT frame header at offset %" PRIu64,
+				    d->o->stream_from, off);
+		if (read_full(d->in_fd, hdr, sizeof(hdr), off))
+			return fail("reading %s: %s", d->o->stream_from, strerror(errno));
+		if (memcmp(hdr, magic, sizeof(magic)) != 0)
+			return fail("%s: no FWHT frame header (magic 4f4f4f4f ffffffff) at "
+				    "offset %" PRIu64, d->o->stream_from, off);
+		len = FWHT_HDR_SIZE + (uint64_t)be32_at(hdr + FWHT_SIZE_OFFSET);
+		if (len > MAX_CHUNK_SIZE)
+			return fail("%s: FWHT frame at offset %" PRIu64 " claims %" PRIu64
+				    " bytes (more than 64 MiB)", d->o->stream_from, off, len);
+		if (len > d->file_size - off)
+			return fail("%s: FWHT frame at offset %" PRIu64 " is cut short (%" PRIu64
+				    " of %" PRIu64 " bytes)", d->o->stream_from, off,
+				    d->file_size - off, len);
+		if (d->nchunks == cap) {
+			struct chunk *c;
+
+			cap = cap ? cap * 2 : 256;
+			c = realloc(d->chunks, cap * sizeof(*c));
+			if (!c)
+				return fail("out of memory");
+			d->chunks = c;
+		}
+		d->chunks[d->nchunks++] = (struct chunk){ off, (uint32_t)len };
+		if (len > largest)
+			largest = (uint32_t)len;
+		off += len;
+		if (d->o->max_frames && d->nchunks == d->o->max_frames)
+			break;
+	}
+	d->in_buf_size = largest;
+	return 0;
+}
+
+static bool more_input(const struct decoder *d)
+{
+	if (d->feeding_done)
+		return false;
+	if (d->chunks)
+		return d->next_chunk < d->nchunks;
+	return d->next_off < d->file_size;
+}
+
+static void show_progress(struct decoder *d, bool final)
+{
+	int64_t now = now_ns();
+	double secs;
+
+	if (!d->progress)
+		return;
+	if (final) {
+		fprintf(stderr, "\r%60s\r", "");
+		return;
+	}
+	if (now - d->t_last_progress_ns < 200000000)
+		return;
+	d->t_last_progress_ns = now;
+	secs = (double)(now - d->t_start_ns) / 1e9;
+	fprintf(stderr, "\rdecoding: %" PRIu64 " frames, %.1f fps   ", d->frames,
+		secs > 0 ? (double)d->frames / secs : 0.0);
+}
+
+/* Fills a free input buffer with the next chunk and queues it. */
+static int feed_one(struct decoder *d, struct in_buf *b)
+{
+	uint64_t off;
+	uint32_t len;
+	int ret;
+
+	if (d->chunks) {
+		off = d->chunks[d->next_chunk].off;
+		len = d->chunks[d->next_chunk].len;
+		d->next_chunk++;
+	} else {
+		uint64_t left = d->file_size - d->next_off;
+
+		off = d->next_off;
+		len = left < d->o->chunk_size ? (uint32_t)left : d->o->chunk_size;
+		d->next_off += len;
+	}
+	ret = read_full(d->in_fd, d->chunk_data, len, off);
+	if (ret)
+		return fail("reading %s: %s", d->o->stream_from,
+			    ret == -ENODATA ? "file shrank while decoding" : strerror(-ret));
+	ret = vuf_video_resource_write(d->v, &b->res, 0, 0, d->chunk_data, len);
+	if (ret)
+		return fail("copying input into guest memory: %s", strerror(-ret));
+	b->req.cookie = b;
+	ret = vuf_video_resource_queue(d->v, STREAM_ID, &b->res, d->chunks_sent * FRAME_INTERVAL_NS,
+				       &len, 1, &b->req);
+	if (ret)
+		return fail_cmd("queueing an input buffer", ret);
+	b->queued = true;
+	d->chunks_sent++;
+	d->in_buffers++;
+	d->in_bytes += len;
+	return 0;
+}
+
+static int queue_output(struct decoder *d, struct out_buf *b)
+{
+	int ret;
+
+	b->req.cookie = b;
+	ret = vuf_video_resource_queue(d->v, STREAM_ID, &b->res, 0, NULL, 0, &b->req);
+	if (ret)
+		return fail_cmd("queueing an output buffer", ret);
+	b->queued = true;
+	return 0;
+}
+
+static bool is_in_req(const struct decoder *d, const struct vuf_video_req *r)
+{
+	return r->cookie >= (const void *)&d->in[0] &&
+	       r->cookie < (const void *)&d->in[MAX_IN_BUFS];
+}
+
+static bool is_out_req(const struct decoder *d, const struct vuf_video_req *r)
+{
+	return r->cookie >= (const void *)&d->out[0] &&
+	       r->cookie < (const void *)&d->out[MAX_OUT_BUFS];
+}
+
+/* Works out what to copy per picture from the OUTPUT params: the visible
+ * rectangle (crop, or the whole frame) of a known 4:2:0 format; anything else
+ * is written as `size` raw bytes. */
+static int plan_copy(struct decoder *d)
+{
+	const struct vv_stream_params *p = &d->out_params;
+	uint32_t left = 0, top = 0, w = p->frame_width, h = p->frame_height;
+	unsigned want_planes;
+
+	d->ncopy = 0;
+	d->raw_copy = true;
+	d->frame_bytes = 0;
+	for (unsigned i = 0; i < p->num_planes; i++)
+		d->frame_bytes += p->plane_formats[i].plane_size;
+	d->visible_w = w;
+	d->visible_h = h;
+
+	if (p->crop.width && p->crop.height) {
+		if (p->crop.left > w || p->crop.width > w - p->crop.left || p->crop.top > h ||
+		    p->crop.height > h - p->crop.top)
+			return fail("the device's crop %ux%u+%u+%u lies outside its %ux%u frame",
+				    p->crop.width, p->crop.height, p->crop.left, p->crop.top, w, h);
+		left = p->crop.left;
+		top = p->crop.top;
+		w = p->crop.width;
+		h = p->crop.height;
+	}
+	want_planes = p->format == VV_FORMAT_NV12 ? 2 : 3;
+	if ((p->format != VV_FORMAT_NV12 && p->format != VV_FORMAT_YUV420 &&
+	     p->format != VV_FORMAT_YVU420) || p->num_planes != want_planes)
+		return 0;
+
+	for (unsigned i = 0; i < want_planes; i++) {
+		struct plane_copy *c = &d->copy[i];
+		uint32_t stride = p->plane_formats[i].stride;
+		uint32_t col, row, bytes, rows;
+		uint64_t end;
+
+		if (i == 0) {
+			col = left;
+			row = top;
+			bytes = w;
+			rows = h;
+		} else if (p->format == VV_FORMAT_NV12) {
+			/* Interleaved UV: pairs of bytes, half the rows. */
+			col = left & ~1u;
+			row = top / 2;
+			bytes = (w + 1) & ~1u;
+			rows = (h + 1) / 2;
+		} else {
+			col = left / 2;
+			row = top / 2;
+			bytes = (w + 1) / 2;
+			rows = (h + 1) / 2;
+		}
+		end = (uint64_t)(row + rows - 1) * stride + col + bytes;
+		if (stride < col + bytes || end > p->plane_formats[i].plane_size)
+			return 0; /* does not describe the planes we know: raw bytes */
+		*c = (struct plane_copy){ i, (uint64_t)row * stride + col, stride, bytes, rows };
+	}
+	d->ncopy = want_planes;
+	d->raw_copy = false;
+	d->frame_bytes = 0;
+	for (unsigned i = 0; i < d->ncopy; i++)
+		d->frame_bytes += (uint64_t)d->copy[i].row_bytes * d->copy[i].rows;
+	d->visible_w = w;
+	d->visible_h = h;
+	return 0;
+}
+
+static int fail_read(int ret)
+{
+	return fail("reading a picture from guest memory: %s", strerror(-ret));
+}
+
+static int write_picture(struct decoder *d, struct out_buf *b, uint32_t size)
+{
+	uint64_t pos = 0;
+	int ret;
+
+	if (size > b->res.total_len)
+		return fail("the device reports a %u-byte picture in a %" PRIu64 "-byte buffer",
+			    size, b->res.total_len);
+	if (d->raw_copy) {
+		uint64_t left = size;
+
+		for (unsigned p = 0; p < b->res.num_planes && left; p++) {
+			uint32_t n = left < b->res.plane_size[p] ? (uint32_t)left
+								 : b->res.plane_size[p];
+
+			ret = vuf_video_resource_read(d->v, &b->res, p, 0, d->frame + pos, n);
+			if (ret)
+				return fail_read(ret);
+			pos += n;
+			left -= n;
+		}
+	} else {
+		for (unsigned i = 0; i < d->ncopy; i++) {
+			const struct plane_copy *c = &d->copy[i];
+
+			if (c->stride == c->row_bytes) {
+				uint64_t n = (uint64_t)c->row_bytes * c->rows;
+
+				ret = vuf_video_resource_read(d->v, &b->res, c->plane, c->off,
+							      d->frame + pos, n);
+				pos += n;
+			} else {
+				ret = 0;
+				for (uint32_t r = 0; r < c->rows && !ret; r++) {
+					ret = vuf_video_resource_read(
+						d->v, &b->res, c->plane,
+						c->off + (uint64_t)r * c->stride, d->frame + pos,
+						c->row_bytes);
+					pos += c->row_bytes;
+				}
+			}
+			if (ret)
+				return fail_read(ret);
+		}
+	}
+	ret = write_full(d->out_fd, d->frame, pos);
+	if (ret)
+		return fail("writing %s: %s", d->o->stream_to, strerror(-ret));
+	d->out_bytes += pos;
+	return 0;
+}
+
+static int handle_output_done(struct decoder *d, struct out_buf *b)
+{
+	const struct vuf_video_req *r = &b->req;
+	char buf[128];
+
+	b->queued = false;
+	if (r->status != 0)
+		return fail("output buffer %u: %s", b->res.id,
+			    result_str(r->status, buf, sizeof(buf)));
+	if (r->flags & VV_BUFFER_FLAG_ERR) {
+		/* Buffers given back by QUEUE_CLEAR carry ERR: expected then. */
+		if (d->reconfiguring || d->tearing_down)
+			return 0;
+		return fail("the device returned output buffer %u with the ERR flag", b->res.id);
+	}
+	if (r->size > 0 && (!d->o->max_frames || d->frames < d->o->max_frames)) {
+		if (write_picture(d, b, r->size))
+			return -1;
+		d->frames++;
+		show_progress(d, false);
+		if (d->o->max_frames && d->frames == d->o->max_frames)
+			d->feeding_done = true;
+	}
+	if (r->flags & VV_BUFFER_FLAG_EOS)
+		d->eos_seen = true;
+	if (d->eos_seen || d->reconfiguring || d->tearing_down)
+		return 0;
+	return queue_output(d, b);
+}
+
+static int handle_done(struct decoder *d, struct vuf_video_req *r)
+{
+	char buf[128];
+
+	if (r == &d->drain_req) {
+		if (r->status != 0)
+			return fail("drain: %s", result_str(r->status, buf, sizeof(buf)));
+		d->drain_done = true;
+		return 0;
+	}
+	if (is_in_req(d, r)) {
+		struct in_buf *b = r->cookie;
+
+		b->queued = false;
+		if (r->status != 0)
+			return fail("input buffer %u: %s", b->res.id,
+				    result_str(r->status, buf, sizeof(buf)));
+		if ((r->flags & VV_BUFFER_FLAG_ERR) && !d->tearing_down)
+			return fail("the device could not consume input buffer %u (ERR flag)",
+				    b->res.id);
+		return 0;
+	}
+	if (is_out_req(d, r))
+		return handle_output_done(d, r->cookie);
+	return fail("completion of a request this client never made");
+}
+
+static int handle_all_done(struct decoder *d)
+{
+	struct vuf_video_req *r;
+
+	while ((r = vuf_video_next_done(d->v)))
+		if (handle_done(d, r))
+			return -1;
+	return 0;
+}
+
+static void free_outputs(struct decoder *d)
+{
+	for (unsigned i = 0; i < d->n_out; i++)
+		vuf_video_resource_free(d->v, &d->out[i].res);
+	d->n_out = 0;
+}
+
+static int check_out_params(const struct vv_stream_params *p)
+{
+	uint64_t total = 0;
+
+	if (p->num_planes == 0 || p->num_planes > VV_MAX_PLANES)
+		return fail("the device's OUTPUT params have %u planes", p->num_planes);
+	if (p->frame_width == 0 || p->frame_height == 0 || p->frame_width > MAX_DIMENSION ||
+	    p->frame_height > MAX_DIMENSION)
+		return fail("the device's OUTPUT size %ux%u is not usable", p->frame_width,
+			    p->frame_height);
+	for (unsigned i = 0; i < p->num_planes; i++) {
+		if (p->plane_formats[i].plane_size == 0)
+			return fail("the device's OUTPUT plane %u has size 0", i);
+		total += p->plane_formats[i].plane_size;
+	}
+	if (total > MAX_PICTURE_BYTES)
+		return fail("the device's OUTPUT pictures would need %" PRIu64 " bytes", total);
+	return 0;
+}
+
+/* DECODER_RESOLUTION_CHANGED: read the OUTPUT params again and rebuild the
+ * output buffers from them, as the guest driver does on a source change. */
+static int on_resolution_changed(struct decoder *d)
+{
+	struct vv_stream_params p;
+	uint32_t sizes[VV_MAX_PLANES];
+	unsigned n;
+	int ret;
+
+	d->reconfiguring = true;
+	if (d->n_out) {
+		ret = vuf_video_queue_clear(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT);
+		if (ret)
+			return fail_cmd("QUEUE_CLEAR of the output queue", ret);
+		/* Every cleared buffer was answered before QUEUE_CLEAR itself. */
+		if (handle_all_done(d))
+			return -1;
+		for (unsigned i = 0; i < d->n_out; i++)
+			if (d->out[i].queued)
+				return fail("output buffer %u not returned by QUEUE_CLEAR",
+					    d->out[i].res.id);
+		ret = vuf_video_resource_destroy_all(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT);
+		if (ret)
+			return fail_cmd("RESOURCE_DESTROY_ALL of the output queue", ret);
+		free_outputs(d);
+	}
+
+	ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT, &p);
+	if (ret)
+		return fail_cmd("GET_PARAMS (OUTPUT)", ret);
+	if (p.format != d->o->pixel_format) {
+		char a[16];
+
+		p.format = d->o->pixel_format;
+		ret = vuf_video_set_params(d->v, STREAM_ID, &p);
+		if (ret)
+			return fail_cmd("SET_PARAMS (OUTPUT)", ret);
+		ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT, &p);
+		if (ret)
+			return fail_cmd("GET_PARAMS (OUTPUT)", ret);
+		if (p.format != d->o->pixel_format)
+			return fail("the device decodes to %s, not %s",
+				    fmt_name(p.format, a, sizeof(a)), d->o->pixel_name);
+	}
+	if (check_out_params(&p))
+		return -1;
+	d->out_params = p;
+	if (plan_copy(d))
+		return -1;
+	free(d->frame);
+	d->frame = malloc(d->frame_bytes ? d->frame_bytes : 1);
+	if (!d->frame)
+		return fail("out of memory");
+
+	n = p.min_buffers ? p.min_buffers + 2 : 4;
+	if (p.max_buffers && p.max_buffers >= p.min_buffers && n > p.max_buffers)
+		n = p.max_buffers;
+	if (n > MAX_OUT_BUFS)
+		n = MAX_OUT_BUFS;
+	if (n == 0)
+		n = 1;
+	for (unsigned i = 0; i < p.num_planes; i++)
+		sizes[i] = p.plane_formats[i].plane_size;
+	for (unsigned i = 0; i < n; i++) {
+		struct out_buf *b = &d->out[i];
+
+		ret = vuf_video_resource_alloc(d->v, &b->res, VV_QUEUE_TYPE_OUTPUT,
+					       MAX_IN_BUFS + 1 + i, d->out_layout, p.num_planes,
+					       sizes, d->o->scattered);
+		if (ret)
+			return fail("allocating output buffers in guest RAM: %s",
+				    ret == -ENOMEM ? "out of guest RAM" : strerror(-ret));
+		d->n_out = i + 1;
+		ret = vuf_video_resource_create(d->v, STREAM_ID, &b->res);
+		if (ret)
+			return fail_cmd("RESOURCE_CREATE (OUTPUT)", ret);
+	}
+	d->reconfiguring = false;
+	for (unsigned i = 0; i < d->n_out; i++)
+		if (queue_output(d, &d->out[i]))
+			return -1;
+	return 0;
+}
+
+static int handle_events(struct decoder *d)
+{
+	struct vuf_video_event ev;
+
+	while (vuf_video_next_event(d->v, &ev)) {
+		if (ev.stream_id != STREAM_ID)
+			continue; /* not ours: nothing to do */
+		if (ev.type == VV_EVENT_ERROR)
+			return fail("the device reported an error on the stream");
+		if (ev.type == VV_EVENT_DECODER_RESOLUTION_CHANGED) {
+			if (on_resolution_changed(d))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Index of format in caps, or -1. */
+static int caps_find(const struct vuf_video_caps *c, uint32_t format)
+{
+	for (uint32_t i = 0; i < c->num_formats; i++)
+		if (c->formats[i].format == format)
+			return (int)i;
+	return -1;
+}
+
+static uint32_t pick_layout(uint32_t wanted, uint32_t offered)
+{
+	if (wanted)
+		return wanted;
+	if (offered & VV_PLANES_LAYOUT_SINGLE_BUFFER || !(offered & VV_PLANES_LAYOUT_PER_PLANE))
+		return VV_PLANES_LAYOUT_SINGLE_BUFFER;
+	return VV_PLANES_LAYOUT_PER_PLANE;
+}
+
+static int check_formats(struct decoder *d, const struct vuf_video_caps *in,
+			 const struct vuf_video_caps *out)
+{
+	int ci = caps_find(in, d->o->coded_format), po = caps_find(out, d->o->pixel_format);
+	char a[16];
+
+	if (ci < 0)
+		return fail("the device does not decode %s",
+			    fmt_name(d->o->coded_format, a, sizeof(a)));
+	if (po < 0)
+		return fail("the device does not output %s", d->o->pixel_name);
+	if (!(in->formats[ci].mask & (1ull << (po & 63))))
+		return fail("the device does not decode %s to %s",
+			    fmt_name(d->o->coded_format, a, sizeof(a)), d->o->pixel_name);
+	d->in_layout = pick_layout(0, in->formats[ci].planes_layout);
+	d->out_layout = pick_layout(d->o->planes_layout, out->formats[po].planes_layout);
+	return 0;
+}
+
+/* Stream set-up: create, tell the device the bitstream's format and size, build
+ * and fill the input buffers. */
+static int start_stream(struct decoder *d)
+{
+	struct vv_stream_params p;
+	uint64_t total_chunks;
+	uint32_t need = d->in_buf_size;
+	int ret;
+
+	ret = vuf_video_stream_create(d->v, STREAM_ID, d->o->coded_format, PROG);
+	if (ret)
+		return fail_cmd("STREAM_CREATE", ret);
+	d->stream_created = true;
+
+	ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_INPUT, &p);
+	if (ret)
+		return fail_cmd("GET_PARAMS (INPUT)", ret);
+	p.format = d->o->coded_format;
+	p.frame_width = d->o->width;
+	p.frame_height = d->o->height;
+	p.num_planes = 1;
+	p.plane_formats[0].plane_size = need;
+	p.plane_formats[0].stride = 0;
+	ret = vuf_video_set_params(d->v, STREAM_ID, &p);
+	if (ret)
+		return fail_cmd("SET_PARAMS (INPUT)", ret);
+	ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_INPUT, &p);
+	if (ret)
+		return fail_cmd("GET_PARAMS (INPUT)", ret);
+	if (p.format != d->o->coded_format)
+		return fail("the device did not accept the coded format");
+	/* Ask for the picture format now too (the guest's S_FMT on the capture side);
+	 * the device confirms it with DECODER_RESOLUTION_CHANGED. */
+	{
+		struct vv_stream_params q;
+
+		ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT, &q);
+		if (ret)
+			return fail_cmd("GET_PARAMS (OUTPUT)", ret);
+		q.format = d->o->pixel_format;
+		q.frame_width = d->o->width;
+		q.frame_height = d->o->height;
+		ret = vuf_video_set_params(d->v, STREAM_ID, &q);
+		if (ret)
+			return fail_cmd("SET_PARAMS (OUTPUT)", ret);
+	}
+
+	/* The device may want bigger bitstream buffers than our largest chunk. */
+	if (p.num_planes >= 1 && p.plane_formats[0].plane_size > need &&
+	    p.plane_formats[0].plane_size <= MAX_CHUNK_SIZE)
+		need = p.plane_formats[0].plane_size;
+	total_chunks = d->chunks ? d->nchunks
+				 : d->file_size / d->o->chunk_size +
+					   (d->file_size % d->o->chunk_size != 0);
+	d->n_in = p.min_buffers > MIN_IN_BUFS ? p.min_buffers : MIN_IN_BUFS;
+	if (p.max_buffers && d->n_in > p.max_buffers)
+		d->n_in = p.max_buffers;
+	if (d->n_in > MAX_IN_BUFS)
+		d->n_in = MAX_IN_BUFS;
+	if (d->n_in > total_chunks)
+		d->n_in = (unsigned)total_chunks;
+	if (d->n_in == 0)
+		d->n_in = 1;
+	for (unsigned i = 0; i < d->n_in; i++) {
+		struct in_buf *b = &d->in[i];
+
+		ret = vuf_video_resource_alloc(d->v, &b->res, VV_QUEUE_TYPE_INPUT, 1 + i,
+					       d->in_layout, 1, &need, d->o->scattered);
+		if (ret)
+			return fail("allocating input buffers in guest RAM: %s",
+				    ret == -ENOMEM ? "out of guest RAM" : strerror(-ret));
+		ret = vuf_video_resource_create(d->v, STREAM_ID, &b->res);
+		if (ret)
+			return fail_cmd("RESOURCE_CREATE (INPUT)", ret);
+	}
+	return 0;
+}
+
+/* Stream tear-down as the guest driver does it on close: stop both queues,
+ * free the buffers, destroy the stream. */
+static int stop_stream(struct decoder *d)
+{
+	int ret;
+
+	d->tearing_down = true;
+	ret = vuf_video_queue_clear(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT);
+	if (ret)
+		return fail_cmd("QUEUE_CLEAR of the output queue", ret);
+	ret = vuf_video_queue_clear(d->v, STREAM_ID, VV_QUEUE_TYPE_INPUT);
+	if (ret)
+		return fail_cmd("QUEUE_CLEAR of the input queue", ret);
+	if (handle_all_done(d))
+		return -1;
+	ret = vuf_video_resource_destroy_all(d->v, STREAM_ID, VV_QUEUE_TYPE_INPUT);
+	if (ret)
+		return fail_cmd("RESOURCE_DESTROY_ALL of the input queue", ret);
+	ret = vuf_video_resource_destroy_all(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT);
+	if (ret)
+		return fail_cmd("RESOURCE_DESTROY_ALL of the output queue", ret);
+	ret = vuf_video_stream_destroy(d->v, STREAM_ID);
+	if (ret)
+		return fail_cmd("STREAM_DESTROY", ret);
+	d->stream_created = false;
+	for (unsigned i = 0; i < d->n_in; i++)
+		if (d->in[i].queued)
+			return fail("input buffer %u was never returned", d->in[i].res.id);
+	for (unsigned i = 0; i < d->n_out; i++)
+		if (d->out[i].queued)
+			return fail("output buffer %u was never returned", d->out[i].res.id);
+	return 0;
+}
+
+static const char *waiting_for(const struct decoder *d)
+{
+	if (!d->n_out)
+		return "DECODER_RESOLUTION_CHANGED";
+	if (d->drain_sent && !d->eos_seen)
+		return "the EOS picture";
+	if (d->drain_sent)
+		return "the drain to finish";
+	return "a decoded picture";
+}
+
+static int decode_loop(struct decoder *d)
+{
+	int ret;
+
+	for (;;) {
+		if (d->drain_done && d->eos_seen)
+			return 0;
+		for (unsigned i = 0; i < d->n_in && more_input(d); i++)
+			if (!d->in[i].queued && feed_one(d, &d->in[i]))
+				return -1;
+		if (!more_input(d) && !d->drain_sent) {
+			d->drain_req.cookie = NULL;
+			ret = vuf_video_stream_drain(d->v, STREAM_ID, &d->drain_req);
+			if (ret)
+				return fail_cmd("STREAM_DRAIN", ret);
+			d->drain_sent = true;
+		}
+		ret = vuf_video_wait(d->v, -1);
+		if (ret == -ETIMEDOUT)
+			return fail("no answer from the device within %d ms (waiting for %s)",
+				    d->o->timeout_ms, waiting_for(d));
+		if (ret)
+			return fail_cmd("waiting for the device", ret);
+		if (handle_events(d) || handle_all_done(d))
+			return -1;
+	}
+}
+
+/* Opens and checks the input before anything talks to the daemon. */
+static int prepare_input(struct decoder *d)
+{
+	struct stat st;
+
+	d->in_fd = open(d->o->stream_from, O_RDONLY | O_CLOEXEC);
+	if (d->in_fd < 0)
+		return fail("cannot open %s: %s", d->o->stream_from, strerror(errno));
+	if (fstat(d->in_fd, &st) < 0)
+		return fail("cannot read %s: %s", d->o->stream_from, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail("%s is not a regular file", d->o->stream_from);
+	d->file_size = (uint64_t)st.st_size;
+	if (d->file_size == 0)
+		return fail("%s is empty", d->o->stream_from);
+	if (d->o->fwht_frames) {
+		if (index_fwht(d))
+			return -1;
+	} else {
+		d->in_buf_size = d->file_size < d->o->chunk_size ? (uint32_t)d->file_size
+								 : d->o->chunk_size;
+	}
+	d->chunk_data = malloc(d->in_buf_size);
+	if (!d->chunk_data)
+		return fail("out of memory");
+	return 0;
+}
+
+static int decode(struct decoder *d)
+{
+	double secs;
+	int64_t t_end;
+
+	d->out_fd = open(d->o->stream_to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (d->out_fd < 0)
+		return fail("cannot create %s: %s", d->o->stream_to, strerror(errno));
+
+	d->progress = !d->o->quiet && isatty(STDERR_FILENO);
+	d->t_start_ns = d->t_last_progress_ns = now_ns();
+	if (start_stream(d) || decode_loop(d) || stop_stream(d)) {
+		show_progress(d, true);
+		return -1;
+	}
+	t_end = now_ns();
+	show_progress(d, true);
+	if (fsync(d->out_fd) < 0 && errno != EINVAL && errno != EROFS)
+		return fail("writing %s: %s", d->o->stream_to, strerror(errno));
+	secs = (double)(t_end - d->t_start_ns) / 1e9;
+	printf("decoded %" PRIu64 " frames (%ux%u %s) in %.2f s, %.1f fps; input %" PRIu64
+	       " bytes in %" PRIu64 " buffers; output %" PRIu64 " bytes\n",
+	       d->frames, d->visible_w ? d->visible_w : d->o->width,
+	       d->visible_h ? d->visible_h : d->o->height, d->o->pixel_name, secs,
+	       secs > 0 ? (double)d->frames / secs : 0.0, d->in_bytes, d->in_buffers,
+	       d->out_bytes);
+	return fflush(stdout) == 0 ? 0 : fail("writing to stdout: %s", strerror(errno));
+}
+
+/* Gives the buffers' guest memory and entry lists back (the RAM itself goes
+ * with the connection). */
+static void decoder_release_buffers(struct decoder *d)
+{
+	for (unsigned i = 0; i < d->n_in; i++)
+		vuf_video_resource_free(d->v, &d->in[i].res);
+	d->n_in = 0;
+	free_outputs(d);
+}
+
+static void decoder_free(struct decoder *d)
+{
+	for (unsigned i = 0; i < MAX_IN_BUFS; i++)
+		vuf_req_fini(&d->in[i].req.vreq);
+	for (unsigned i = 0; i < MAX_OUT_BUFS; i++)
+		vuf_req_fini(&d->out[i].req.vreq);
+	vuf_req_fini(&d->drain_req.vreq);
+	free(d->chunks);
+	free(d->chunk_data);
+	free(d->frame);
+	if (d->in_fd >= 0)
+		close(d->in_fd);
+	if (d->out_fd >= 0)
+		close(d->out_fd);
+}
+
+/* ---- main ----------------------------------------------------------------------------- */
+
+/* Guest RAM for the rings, the commands and the buffers: the input pool plus
+ * the largest output pool at 4 bytes per pixel, with room for a size change.
+ * The memfd is sparse, so only what is touched costs memory. */
+static uint64_t guest_ram_size(const struct options *o)
+{
+	uint64_t size = 64ull << 20, picture, chunk;
+
+	if (!o->stream_from)
+		return size;
+	chunk = o->fwht_frames ? MAX_CHUNK_SIZE : o->chunk_size;
+	picture = (uint64_t)o->width * o->height * 4 + 2 * VUF_PAGE_SIZE;
+	size += MAX_IN_BUFS * (chunk + VUF_PAGE_SIZE);
+	size += 2 * (MAX_OUT_BUFS + 2) * picture;
+	return (size + (1ull << 20) - 1) & ~((1ull << 20) - 1);
+}
+
+static int connect_device(const struct options *o, struct vuf *f)
+{
+	struct vuf_opts vo;
+	struct stat st;
+	int ret, connect_ms = o->timeout_ms < CONNECT_TIMEOUT_MS ? o->timeout_ms
+								  : CONNECT_TIMEOUT_MS;
+
+	ret = vuf_connect(f, o->socket_path, connect_ms);
+	if (ret == -ETIMEDOUT || ret == -ENOENT || ret == -ECONNREFUSED) {
+		if (stat(o->socket_path, &st) < 0)
+			return fail("cannot connect to %s: no such socket (is vhost-user-video "
+				    "running?)", o->socket_path);
+		return fail("cannot connect to %s: nobody is listening (is vhost-user-video "
+			    "running?)", o->socket_path);
+	}
+	if (ret)
+		return fail("cannot connect to %s: %s", o->socket_path, strerror(-ret));
+	f->timeout_ms = o->timeout_ms;
+	vuf_opts_default(&vo);
+	vo.ram_size = guest_ram_size(o);
+	vo.queue_size[VV_QUEUE_COMMAND] = 1024;
+	vo.queue_size[VV_QUEUE_EVENT] = 64;
+	ret = vuf_start(f, &vo);
+	if (ret == -ETIMEDOUT)
+		return fail("vhost-user set-up with %s failed: no answer within %d ms",
+			    o->socket_path, o->timeout_ms);
+	if (ret)
+		return fail("vhost-user set-up with %s failed: %s", o->socket_path,
+			    ret == -ECONNRESET || ret == -EPIPE ? "the daemon closed the connection"
+								 : strerror(-ret));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct vuf f;
+	struct vuf_video v;
+	struct vuf_video_caps in_caps = { 0 }, out_caps = { 0 };
+	struct decoder *d = NULL;
+	int status = 1, ret;
+
+	ret = parse_options(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
+	vuf_init(&f);
+	memset(&v, 0, sizeof(v));
+	if (o.stream_from) {
+		d = calloc(1, sizeof(*d));
+		if (!d) {
+			fail("out of memory");
+			goto out;
+		}
+		d->o = &o;
+		d->v = &v;
+		d->in_fd = d->out_fd = -1;
+		if (prepare_input(d))
+			goto out;
+	}
+	if (connect_device(&o, &f))
+		goto out;
+	ret = vuf_video_init(&v, &f);
+	if (ret) {
+		fail("reading the device's configuration: %s",
+		     ret == -EPROTO ? "unusable config space" : strerror(-ret));
+		goto out;
+	}
+	v.layout = o.layout;
+	v.legacy_params = o.legacy_params;
+	v.timeout_ms = o.timeout_ms;
+
+	ret = vuf_video_query_caps(&v, VV_QUEUE_TYPE_INPUT, &in_caps);
+	if (ret) {
+		fail_cmd("QUERY_CAPABILITY (INPUT)", ret);
+		goto out;
+	}
+	ret = vuf_video_query_caps(&v, VV_QUEUE_TYPE_OUTPUT, &out_caps);
+	if (ret) {
+		fail_cmd("QUERY_CAPABILITY (OUTPUT)", ret);
+		goto out;
+	}
+	if (o.info && print_info(&v, &in_caps, &out_caps))
+		goto out;
+	if (o.stream_from) {
+		if (o.info)
+			printf("\n");
+		if (check_formats(d, &in_caps, &out_caps) || decode(d))
+			goto out;
+	}
+	status = 0;
+out:
+	if (d)
+		decoder_release_buffers(d);
+	/* The rings may still point at our requests: close before freeing them. */
+	vuf_close(&f);
+	vuf_video_fini(&v);
+	vuf_video_caps_free(&in_caps);
+	vuf_video_caps_free(&out_caps);
+	if (d) {
+		decoder_free(d);
+		free(d);
+	}
+	if (status && err_msg[0])
+		fprintf(stderr, PROG ": %s\n", err_msg);
+	else if (status)
+		fprintf(stderr, PROG ": failed\n");
+	return status;
+}
