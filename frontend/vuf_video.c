@@ -507,6 +507,9 @@ int vuf_video_init(struct vuf_video *v, struct vuf *f)
 	v->timeout_ms = VUF_VIDEO_DEFAULT_TIMEOUT_MS;
 	if (!f || f->sock < 0 || !f->vq[VV_QUEUE_COMMAND].ram || !f->vq[VV_QUEUE_EVENT].ram)
 		return -EINVAL;
+	/* The guest driver refuses to probe a device it cannot give guest pages to. */
+	if (!(f->acked_features & (1ull << VV_F_RESOURCE_GUEST_PAGES)))
+		return -ENOTSUP;
 
 	/* The 6.1-based guest reads 44 bytes; a device with the spec's 12 is fine too. */
 	memset(cfg, 0, sizeof(cfg));

@@ -135,10 +135,11 @@ struct vuf_video {
 	struct vuf_video_req *orphans;  /* sync requests given up on (freed at fini) */
 };
 
-/* Binds the model to a started connection: reads the config space (version 0,
- * non-zero max lengths, as the guest driver insists), installs the completion
- * hooks on both rings and posts VUF_VIDEO_EVENT_BUFS event buffers.
- * 0 or -errno (-EPROTO for an unusable config). */
+/* Binds the model to a started connection: checks that RESOURCE_GUEST_PAGES
+ * was negotiated and reads the config space (version 0, non-zero max lengths),
+ * as the guest driver insists; installs the completion hooks on both rings
+ * and posts VUF_VIDEO_EVENT_BUFS event buffers. 0 or -errno (-ENOTSUP without
+ * GUEST_PAGES, -EPROTO for an unusable config). */
 int vuf_video_init(struct vuf_video *v, struct vuf *f);
 /* Frees what the model allocated. Call after vuf_close(f). */
 void vuf_video_fini(struct vuf_video *v);

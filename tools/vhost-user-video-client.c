@@ -1359,20 +1359,21 @@ static void decoder_free(struct decoder *d)
 /* Guest RAM for the rings, the commands and the buffers: the input pool plus
  * the largest output pool at 4 bytes per pixel, with room for a size change.
  * The memfd is sparse, so only what is touched costs memory. */
-static uint64_t guest_ram_size(const struct options *o)
+static uint64_t guest_ram_size(const struct options *o, uint32_t in_buf_size)
 {
 	uint64_t size = 64ull << 20, picture, chunk;
 
 	if (!o->stream_from)
 		return size;
-	chunk = o->fwht_frames ? MAX_CHUNK_SIZE : o->chunk_size;
+	/* The device may ask for bigger bitstream buffers than our chunks. */
+	chunk = in_buf_size > DEFAULT_CHUNK_SIZE ? in_buf_size : DEFAULT_CHUNK_SIZE;
 	picture = (uint64_t)o->width * o->height * 4 + 2 * VUF_PAGE_SIZE;
 	size += MAX_IN_BUFS * (chunk + VUF_PAGE_SIZE);
 	size += 2 * (MAX_OUT_BUFS + 2) * picture;
 	return (size + (1ull << 20) - 1) & ~((1ull << 20) - 1);
 }
 
-static int connect_device(const struct options *o, struct vuf *f)
+static int connect_device(const struct options *o, uint32_t in_buf_size, struct vuf *f)
 {
 	struct vuf_opts vo;
 	struct stat st;
@@ -1391,7 +1392,7 @@ static int connect_device(const struct options *o, struct vuf *f)
 		return fail("cannot connect to %s: %s", o->socket_path, strerror(-ret));
 	f->timeout_ms = o->timeout_ms;
 	vuf_opts_default(&vo);
-	vo.ram_size = guest_ram_size(o);
+	vo.ram_size = guest_ram_size(o, in_buf_size);
 	vo.queue_size[VV_QUEUE_COMMAND] = 1024;
 	vo.queue_size[VV_QUEUE_EVENT] = 64;
 	ret = vuf_start(f, &vo);
@@ -1431,12 +1432,15 @@ int main(int argc, char **argv)
 		if (prepare_input(d))
 			goto out;
 	}
-	if (connect_device(&o, &f))
+	if (connect_device(&o, d ? d->in_buf_size : 0, &f))
 		goto out;
 	ret = vuf_video_init(&v, &f);
 	if (ret) {
-		fail("reading the device's configuration: %s",
-		     ret == -EPROTO ? "unusable config space" : strerror(-ret));
+		if (ret == -ENOTSUP)
+			fail("the device does not offer RESOURCE_GUEST_PAGES");
+		else
+			fail("reading the device's configuration: %s",
+			     ret == -EPROTO ? "unusable config space" : strerror(-ret));
 		goto out;
 	}
 	v.layout = o.layout;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "vuf_video.h"
 
 static struct daemon_proc dp;
 static bool daemon_up;
@@ -400,6 +401,320 @@ static void t_decode_frames_limit(void)
 			 (const char *[]){ "--frame-sizes-from-fwht", "--frames", "4", NULL });
 }
 
+/* ---- the library (vuf_video) in-process ------------------------------------------ */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	wr32(p, v);
+}
+
+/* OK_QUERY_CAPABILITY with one format, one frame, nrates rates; returns its length. */
+static size_t build_caps(uint8_t *b, uint32_t num_descs, uint32_t num_frames, uint32_t nrates)
+{
+	size_t off = 16;
+
+	memset(b, 0, 512);
+	put32(b, VV_RESP_OK_QUERY_CAPABILITY);
+	put32(b + 8, num_descs);
+	put32(b + off, 0x3); /* mask */
+	put32(b + off + 8, VV_FORMAT_FWHT);
+	put32(b + off + 12, VV_PLANES_LAYOUT_SINGLE_BUFFER);
+	put32(b + off + 16, 1);
+	put32(b + off + 20, num_frames);
+	off += 24;
+	put32(b + off, 16);
+	put32(b + off + 4, 4096);
+	put32(b + off + 8, 2);
+	put32(b + off + 16, 16);
+	put32(b + off + 20, 2304);
+	put32(b + off + 24, 2);
+	put32(b + off + 32, nrates);
+	off += 40;
+	for (uint32_t i = 0; i < 2; i++, off += 16) {
+		put32(b + off, 1 + i);
+		put32(b + off + 4, 30 + i);
+		put32(b + off + 8, 1);
+	}
+	return off;
+}
+
+static void t_caps_parser(void)
+{
+	uint8_t b[512];
+	struct vuf_video_caps c;
+	size_t len = build_caps(b, 1, 1, 2);
+
+	CHECK_EQ(len, 16 + 24 + 40 + 32);
+	REQUIRE(vuf_video_parse_caps(b, len, &c) == 0);
+	REQUIRE(c.num_formats == 1 && c.formats[0].num_frames == 1);
+	CHECK_EQ(c.formats[0].mask, 3);
+	CHECK_EQ(c.formats[0].format, VV_FORMAT_FWHT);
+	CHECK_EQ(c.formats[0].frames[0].width.max, 4096);
+	CHECK_EQ(c.formats[0].frames[0].height.max, 2304);
+	REQUIRE(c.formats[0].frames[0].num_rates == 2);
+	CHECK_EQ(c.formats[0].frames[0].rates[1].min, 2);
+	CHECK_EQ(c.formats[0].frames[0].rates[1].max, 31);
+	vuf_video_caps_free(&c);
+	CHECK_EQ(c.num_formats, 0);
+
+	/* Counts the bytes cannot hold, and every truncation, are refused. */
+	for (size_t cut = 0; cut < len; cut++) {
+		CHECK_EQ(vuf_video_parse_caps(b, cut, &c), -EPROTO);
+		CHECK(c.formats == NULL);
+	}
+	build_caps(b, 2, 1, 2);
+	CHECK_EQ(vuf_video_parse_caps(b, len, &c), -EPROTO);
+	build_caps(b, 65, 1, 2);
+	CHECK_EQ(vuf_video_parse_caps(b, sizeof(b), &c), -EPROTO);
+	build_caps(b, 1, 0x40000000u, 2);
+	CHECK_EQ(vuf_video_parse_caps(b, len, &c), -EPROTO);
+	build_caps(b, 1, 1, 0xffffffffu);
+	CHECK_EQ(vuf_video_parse_caps(b, len, &c), -EPROTO);
+	build_caps(b, 1, 1, 3);
+	CHECK_EQ(vuf_video_parse_caps(b, len, &c), -EPROTO);
+	/* Trailing bytes are fine. */
+	build_caps(b, 1, 1, 2);
+	CHECK_EQ(vuf_video_parse_caps(b, sizeof(b), &c), 0);
+	vuf_video_caps_free(&c);
+	/* No formats at all is a valid (empty) answer. */
+	build_caps(b, 0, 0, 0);
+	CHECK_EQ(vuf_video_parse_caps(b, 16, &c), 0);
+	CHECK_EQ(c.num_formats, 0);
+}
+
+static void t_scattered_resources(void)
+{
+	static const uint32_t sizes[3] = { 640 * 480, 320 * 240, 320 * 240 + 5 };
+	struct vuf f;
+	struct vuf_video v;
+	struct vuf_video_resource r;
+	uint64_t free0;
+	uint8_t *pat, *back;
+
+	vuf_init(&f);
+	REQUIRE(vuf_ram_init(&f.ram, 16u << 20, 1, 0, 0) == 0);
+	memset(&v, 0, sizeof(v));
+	v.f = &f;
+	free0 = vuf_ram_free_bytes(&f.ram);
+	pat = malloc(sizes[0]);
+	back = malloc(sizes[0]);
+	REQUIRE(pat && back);
+	for (uint32_t i = 0; i < sizes[0]; i++)
+		pat[i] = (uint8_t)(i * 31 + (i >> 12));
+
+	/* Without RESOURCE_NON_CONTIG there is no scattering. */
+	f.acked_features = 1ull << VV_F_RESOURCE_GUEST_PAGES;
+	CHECK_EQ(vuf_video_resource_alloc(&v, &r, VV_QUEUE_TYPE_OUTPUT, 1,
+					  VV_PLANES_LAYOUT_PER_PLANE, 3, sizes, true), -ENOTSUP);
+	f.acked_features |= 1ull << VV_F_RESOURCE_NON_CONTIG;
+
+	for (uint32_t layout = 1; layout <= 2; layout++) {
+		uint64_t total = 0;
+		unsigned lists = layout == VV_PLANES_LAYOUT_PER_PLANE ? 3 : 1, e = 0;
+
+		REQUIRE(vuf_video_resource_alloc(&v, &r, VV_QUEUE_TYPE_OUTPUT, 7, layout, 3, sizes,
+						 true) == 0);
+		CHECK_EQ(r.num_planes, 3);
+		for (unsigned l = 0; l < lists; l++) {
+			uint64_t list_len = 0;
+
+			for (unsigned k = 0; k < r.num_entries[l]; k++, e++) {
+				const struct vuf_video_entry *en = &r.entries[e];
+
+				CHECK_EQ(en->gpa % VUF_PAGE_SIZE, 0);
+				if (k + 1 < r.num_entries[l]) {
+					CHECK_EQ(en->len, VUF_PAGE_SIZE);
+					/* never the continuation of the previous entry */
+					CHECK(r.entries[e + 1].gpa != en->gpa + en->len);
+				}
+				list_len += en->len;
+			}
+			if (layout == VV_PLANES_LAYOUT_PER_PLANE)
+				CHECK_EQ(list_len, sizes[l]);
+			total += list_len;
+		}
+		CHECK_EQ(e, r.nentries);
+		CHECK_EQ(total, sizes[0] + sizes[1] + sizes[2]);
+		if (layout == VV_PLANES_LAYOUT_SINGLE_BUFFER) {
+			CHECK_EQ(r.num_entries[1], 0);
+			CHECK_EQ(r.plane_offsets[1], sizes[0]);
+			CHECK_EQ(r.plane_offsets[2], sizes[0] + sizes[1]);
+		} else {
+			CHECK_EQ(r.plane_offsets[2], 0);
+			CHECK_EQ(r.num_entries[2], (sizes[2] + VUF_PAGE_SIZE - 1) / VUF_PAGE_SIZE);
+		}
+		/* Plane bytes go through the shuffled pages and come back in order. */
+		for (unsigned p = 0; p < 3; p++) {
+			CHECK_EQ(vuf_video_resource_write(&v, &r, p, 0, pat, sizes[p]), 0);
+			memset(back, 0, sizes[p]);
+			CHECK_EQ(vuf_video_resource_read(&v, &r, p, 0, back, sizes[p]), 0);
+			CHECK_MEM(back, pat, sizes[p]);
+		}
+		CHECK_EQ(vuf_video_resource_read(&v, &r, 1, 100, back, 1000), 0);
+		CHECK_MEM(back, pat + 100, 1000);
+		CHECK_EQ(vuf_video_resource_read(&v, &r, 1, 1, back, sizes[1]), -EINVAL);
+		CHECK_EQ(vuf_video_resource_read(&v, &r, 3, 0, back, 1), -EINVAL);
+		vuf_video_resource_free(&v, &r);
+	}
+	/* Contiguous: one entry per list. */
+	REQUIRE(vuf_video_resource_alloc(&v, &r, VV_QUEUE_TYPE_INPUT, 2,
+					 VV_PLANES_LAYOUT_PER_PLANE, 3, sizes, false) == 0);
+	CHECK_EQ(r.nentries, 3);
+	CHECK_EQ(r.entries[2].len, sizes[2]);
+	vuf_video_resource_free(&v, &r);
+	CHECK_EQ(vuf_ram_free_bytes(&f.ram), free0);
+	free(pat);
+	free(back);
+	vuf_ram_free(&f.ram);
+}
+
+/* The model's API straight against the daemon: answers, errors, ordering. */
+static void t_library_session(void)
+{
+	struct vuf f;
+	struct vuf_video v;
+	struct vuf_video_caps caps;
+	struct vv_stream_params ext, legacy;
+	struct vuf_video_resource in, outb[2];
+	struct vuf_video_req qin, qout[2], drain, *r;
+	struct vuf_video_event ev;
+	uint32_t sizes[3], one = 1000;
+	bool saw_event = false, eos = false, drained = false;
+	unsigned pictures = 0;
+	int ret;
+
+	memset(&qin, 0, sizeof(qin));
+	memset(qout, 0, sizeof(qout));
+	memset(&drain, 0, sizeof(drain));
+	memset(&v, 0, sizeof(v));
+	REQUIRE(vuf_connect(&f, dp.sock, 3000) == 0);
+	REQUIRE(vuf_start(&f, NULL) == 0);
+	REQUIRE(vuf_video_init(&v, &f) == 0);
+	v.layout = VUF_LAYOUT_INDIRECT;
+	CHECK_EQ(v.max_caps_length, 4096);
+
+	CHECK_EQ(vuf_video_query_caps(&v, VV_QUEUE_TYPE_OUTPUT, &caps), 0);
+	CHECK_EQ(caps.num_formats, 2);
+	if (caps.num_formats == 2) {
+		CHECK_EQ(caps.formats[0].format, VV_FORMAT_NV12);
+		CHECK_EQ(caps.formats[1].format, VV_FORMAT_YUV420);
+	}
+	vuf_video_caps_free(&caps);
+
+	/* Device errors come back as the positive response type. */
+	CHECK_EQ(vuf_video_get_params(&v, 77, VV_QUEUE_TYPE_INPUT, &ext),
+		 VV_RESP_ERR_INVALID_STREAM_ID);
+	CHECK_EQ(vuf_video_stream_destroy(&v, 77), VV_RESP_ERR_INVALID_STREAM_ID);
+
+	REQUIRE(vuf_video_stream_create(&v, 5, VV_FORMAT_H264, "it_client") == 0);
+	CHECK_EQ(vuf_video_stream_create(&v, 5, VV_FORMAT_H264, NULL),
+		 VV_RESP_ERR_INVALID_STREAM_ID);
+	REQUIRE(vuf_video_get_params(&v, 5, VV_QUEUE_TYPE_INPUT, &ext) == 0);
+	ext.frame_width = 320;
+	ext.frame_height = 240;
+	CHECK_EQ(vuf_video_set_params(&v, 5, &ext), 0);
+	REQUIRE(vuf_video_get_params(&v, 5, VV_QUEUE_TYPE_OUTPUT, &ext) == 0);
+	ext.format = VV_FORMAT_YUV420;
+	CHECK_EQ(vuf_video_set_params(&v, 5, &ext), 0);
+	REQUIRE(vuf_video_get_params(&v, 5, VV_QUEUE_TYPE_OUTPUT, &ext) == 0);
+	v.legacy_params = true;
+	REQUIRE(vuf_video_get_params(&v, 5, VV_QUEUE_TYPE_OUTPUT, &legacy) == 0);
+	v.legacy_params = false;
+	/* Both numberings describe the same stream. */
+	CHECK_EQ(ext.format, VV_FORMAT_YUV420);
+	CHECK_EQ(legacy.format, VV_FORMAT_YUV420);
+	CHECK_EQ(ext.frame_width, 320);
+	CHECK_EQ(legacy.frame_height, 240);
+	REQUIRE(ext.num_planes == 3 && legacy.num_planes == 3);
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK_EQ(ext.plane_formats[i].plane_size, legacy.plane_formats[i].plane_size);
+		sizes[i] = ext.plane_formats[i].plane_size;
+	}
+	CHECK_EQ(sizes[0], 320 * 240);
+	CHECK_EQ(sizes[1], 160 * 120);
+
+	REQUIRE(vuf_video_resource_alloc(&v, &in, VV_QUEUE_TYPE_INPUT, 1,
+					 VV_PLANES_LAYOUT_SINGLE_BUFFER, 1, &one, false) == 0);
+	CHECK_EQ(vuf_video_resource_create(&v, 5, &in), 0);
+	CHECK_EQ(vuf_video_resource_create(&v, 5, &in), VV_RESP_ERR_INVALID_RESOURCE_ID);
+	for (unsigned i = 0; i < 2; i++) {
+		REQUIRE(vuf_video_resource_alloc(&v, &outb[i], VV_QUEUE_TYPE_OUTPUT, 10 + i,
+						 VV_PLANES_LAYOUT_PER_PLANE, 3, sizes, true) == 0);
+		CHECK_EQ(vuf_video_resource_create(&v, 5, &outb[i]), 0);
+	}
+
+	/* One input, then the drain; outputs only after the resolution event. */
+	CHECK_EQ(vuf_video_resource_queue(&v, 5, &in, 4242, &one, 1, &qin), 0);
+	CHECK_EQ(vuf_video_resource_queue(&v, 5, &in, 4243, &one, 1, &qin), -EBUSY);
+	CHECK_EQ(vuf_video_stream_drain(&v, 5, &drain), 0);
+	while (!(eos && drained)) {
+		ret = vuf_video_wait(&v, 3000);
+		CHECK_EQ(ret, 0);
+		if (ret)
+			break;
+		while (vuf_video_next_event(&v, &ev)) {
+			CHECK_EQ(ev.type, VV_EVENT_DECODER_RESOLUTION_CHANGED);
+			CHECK_EQ(ev.stream_id, 5);
+			CHECK_EQ(pictures, 0); /* before the first picture */
+			saw_event = true;
+			for (unsigned i = 0; i < 2; i++)
+				CHECK_EQ(vuf_video_resource_queue(&v, 5, &outb[i], 0, NULL, 0,
+								  &qout[i]), 0);
+		}
+		while ((r = vuf_video_next_done(&v))) {
+			CHECK_EQ(r->status, 0);
+			if (r == &qout[0] || r == &qout[1]) {
+				if (r->flags & VV_BUFFER_FLAG_EOS) {
+					CHECK_EQ(r->size, 0);
+					eos = true;
+				} else {
+					uint8_t row[160];
+					struct vuf_video_resource *res = &outb[r - qout];
+
+					CHECK_EQ(r->timestamp, 4242);
+					CHECK_EQ(r->size, sizes[0] + sizes[1] + sizes[2]);
+					/* picture 0, plane 2, row 3: (0 + 3 + 128) */
+					CHECK_EQ(vuf_video_resource_read(&v, res, 2, 3 * 160, row,
+									 160), 0);
+					CHECK_EQ(row[0], 131);
+					CHECK_EQ(row[159], 131);
+					pictures++;
+					/* back to the device, as a driver does */
+					CHECK_EQ(vuf_video_resource_queue(&v, 5, res, 0, NULL, 0,
+									  r), 0);
+				}
+			} else if (r == &drain) {
+				CHECK(eos); /* the drain answers after the EOS picture */
+				drained = true;
+			} else {
+				CHECK(r == &qin);
+			}
+		}
+	}
+	CHECK(saw_event);
+	CHECK_EQ(pictures, 1);
+	CHECK(qin.done);
+	/* The output still queued comes back (ERR) before QUEUE_CLEAR's own answer. */
+	CHECK_EQ(vuf_video_queue_clear(&v, 5, VV_QUEUE_TYPE_OUTPUT), 0);
+	r = vuf_video_next_done(&v);
+	CHECK(r != NULL);
+	if (r)
+		CHECK(r->flags & VV_BUFFER_FLAG_ERR);
+	CHECK(vuf_video_next_done(&v) == NULL);
+	CHECK_EQ(vuf_video_resource_destroy_all(&v, 5, VV_QUEUE_TYPE_OUTPUT), 0);
+	CHECK_EQ(vuf_video_stream_destroy(&v, 5), 0);
+	CHECK_EQ(vuf_video_stream_destroy(&v, 5), VV_RESP_ERR_INVALID_STREAM_ID);
+	CHECK_EQ(v.bad_events, 0);
+
+	vuf_video_resource_free(&v, &in);
+	vuf_video_resource_free(&v, &outb[0]);
+	vuf_video_resource_free(&v, &outb[1]);
+	vuf_close(&f);
+	vuf_video_fini(&v);
+	vuf_req_fini(&qin.vreq);
+	vuf_req_fini(&drain.vreq);
+}
+
 /* Runtime errors: exit 1, exactly one line naming the problem, nothing on stdout. */
 static void expect_runtime_error(const char *const *args, const char *needle)
 {
@@ -547,6 +862,9 @@ int main(void)
 		fprintf(stderr, "cannot start the daemon (%s)\n", daemon_binary());
 	}
 	if (daemon_up) {
+		RUN_TEST(t_caps_parser);
+		RUN_TEST(t_scattered_resources);
+		RUN_TEST(t_library_session);
 		RUN_TEST(t_help_and_version);
 		RUN_TEST(t_info);
 		RUN_TEST(t_decode_yuv420_640x480);

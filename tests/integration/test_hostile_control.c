@@ -436,6 +436,30 @@ static void t_call_eventfd_full(void)
 	after_case(&f, KEPT, "call eventfd full");
 }
 
+/* A driver that publishes more chains than the ring holds: the ring is
+ * broken, the front-end hears it on the err eventfd, others serve on. */
+static void t_item10_broken_ring_signals_err(void)
+{
+	struct vuf f;
+	int errfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint64_t idx = 0;
+	eventfd_t v = 0;
+
+	REQUIRE(vuf_connect(&f, d.sock, 2000) == 0);
+	REQUIRE(vuf_start(&f, NULL) == 0);
+	CHECK_EQ(vuf_set(&f, VU_SET_VRING_ERR, &idx, 8, &errfd, 1), 0);
+	__atomic_store_n(&f.vq[0].avail->idx, htole16((uint16_t)(f.vq[0].num + 5)),
+			 __ATOMIC_RELEASE);
+	CHECK_EQ(eventfd_write(f.vq[0].kick_fd, 1), 0);
+	for (int t = 0; t < 200 && eventfd_read(errfd, &v) < 0; t++)
+		sleep_ms(10);
+	CHECK_EQ(v, 1);
+	/* Nothing was answered. */
+	CHECK_EQ(le16toh(__atomic_load_n(&f.vq[0].used->idx, __ATOMIC_ACQUIRE)), 0);
+	close(errfd);
+	after_case(&f, KEPT, "broken ring");
+}
+
 static void t_clean_exit(void)
 {
 	CHECK_EQ(daemon_stop(&d), 0);
@@ -472,6 +496,7 @@ int main(void)
 	RUN_TEST(t_item8_features_change_while_running);
 	RUN_TEST(t_item9_unknown_and_out_of_state);
 	RUN_TEST(t_call_eventfd_full);
+	RUN_TEST(t_item10_broken_ring_signals_err);
 	RUN_TEST(t_clean_exit);
 	return test_summary();
 }
