@@ -80,6 +80,10 @@ static int decode_resource_create(const uint8_t *bytes, size_t len, struct vv_cm
 	rc->resource_id = le32toh(w.resource_id);
 	rc->planes_layout = le32toh(w.planes_layout);
 	rc->num_planes = le32toh(w.num_planes);
+	/* The 6.1-based v3 guest driver never fills planes_layout (it stays 0)
+	 * and gives every vb2 plane its own entries: that is PER_PLANE. */
+	if (rc->planes_layout == 0)
+		rc->planes_layout = VV_PLANES_LAYOUT_PER_PLANE;
 
 	if (!queue_type_valid(rc->queue_type))
 		return VV_DERR_QUEUE_TYPE;

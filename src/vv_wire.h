@@ -527,7 +527,7 @@ struct vv_cmd_stream_create {
 struct vv_cmd_resource_create {
 	uint32_t queue_type;
 	uint32_t resource_id;
-	uint32_t planes_layout;
+	uint32_t planes_layout;               /* SINGLE_BUFFER or PER_PLANE (wire 0: PER_PLANE) */
 	uint32_t num_planes;                  /* 1..VV_MAX_PLANES */
 	uint32_t plane_offsets[VV_MAX_PLANES]; /* zero beyond num_planes */
 	uint32_t num_entries[VV_MAX_PLANES];   /* zero beyond num_planes */

@@ -744,10 +744,12 @@ static void t_decode_resource_create_limits(void)
 	put32(b, RC_NUM_PLANES, 0xffffffff);
 	CHECK_EQ(decode_exact(b, sizeof(b), &cmd), VV_DERR_NUM_PLANES);
 
-	/* planes_layout other than 1 and 2 (also 3 = both bits). */
+	/* planes_layout 0 (left unset by the 6.1-based guest driver) reads as PER_PLANE. */
 	memcpy(b, v_resource_create, sizeof(b));
 	put32(b, RC_PLANES_LAYOUT, 0);
-	CHECK_EQ(decode_exact(b, sizeof(b), &cmd), VV_DERR_PLANES_LAYOUT);
+	CHECK_EQ(decode_exact(b, sizeof(b), &cmd), VV_DECODE_OK);
+	CHECK_EQ(cmd.resource_create.planes_layout, VV_PLANES_LAYOUT_PER_PLANE);
+	/* Other values than 1 and 2 (also 3 = both bits). */
 	put32(b, RC_PLANES_LAYOUT, 3);
 	CHECK_EQ(decode_exact(b, sizeof(b), &cmd), VV_DERR_PLANES_LAYOUT);
 
