@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "daemon_util.h"
 #include "testlib.h"
@@ -81,6 +82,32 @@ static inline bool it_fresh_session_works(const char *sock)
 	     used == 8;
 	vuf_close(&f);
 	return ok;
+}
+
+/* Starts the daemon for a test binary, checks it serves a plain session and
+ * returns its idle fd count (the baseline every case must come back to), or
+ * -1 after saying what went wrong. */
+static inline int it_daemon_up(struct daemon_proc *d)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (daemon_start(d, NULL) < 0) {
+		fprintf(stderr, "cannot start %s\n", daemon_binary());
+		return -1;
+	}
+	if (!it_fresh_session_works(d->sock)) {
+		fprintf(stderr, "the daemon does not serve a plain session\n");
+		return -1;
+	}
+	sleep_ms(100); /* let it finish tearing that session down */
+	return daemon_fd_count(d);
+}
+
+/* The last test of every binary: SIGTERM, exit status 0, socket removed. */
+static inline void it_daemon_clean_exit(struct daemon_proc *d)
+{
+	CHECK_EQ(daemon_stop(d), 0);
+	CHECK(access(d->sock, F_OK) != 0);
+	daemon_cleanup(d);
 }
 
 #endif

@@ -462,25 +462,15 @@ static void t_item10_broken_ring_signals_err(void)
 
 static void t_clean_exit(void)
 {
-	CHECK_EQ(daemon_stop(&d), 0);
-	daemon_cleanup(&d);
+	it_daemon_clean_exit(&d);
 }
 
 int main(void)
 {
 	test_begin("hostile_control");
-	signal(SIGPIPE, SIG_IGN);
-	if (daemon_start(&d, NULL) < 0) {
-		fprintf(stderr, "cannot start %s\n", daemon_binary());
+	baseline_fds = it_daemon_up(&d);
+	if (baseline_fds < 0)
 		return 1;
-	}
-	/* Settle the daemon's idle fd count after one full session. */
-	if (!it_fresh_session_works(d.sock)) {
-		fprintf(stderr, "the daemon does not serve a plain session\n");
-		return 1;
-	}
-	sleep_ms(100);
-	baseline_fds = daemon_fd_count(&d);
 	RUN_TEST(t_item1_bad_version);
 	RUN_TEST(t_item1_oversized_payload);
 	RUN_TEST(t_item1_wrong_size_for_request);

@@ -137,24 +137,15 @@ static void t_frontend_killed(void)
 
 static void t_clean_exit(void)
 {
-	CHECK_EQ(daemon_stop(&d), 0);
-	daemon_cleanup(&d);
+	it_daemon_clean_exit(&d);
 }
 
 int main(void)
 {
 	test_begin("reconnect");
-	signal(SIGPIPE, SIG_IGN);
-	if (daemon_start(&d, NULL) < 0) {
-		fprintf(stderr, "cannot start %s\n", daemon_binary());
+	baseline_fds = it_daemon_up(&d);
+	if (baseline_fds < 0)
 		return 1;
-	}
-	if (!it_fresh_session_works(d.sock)) {
-		fprintf(stderr, "the daemon does not serve a plain session\n");
-		return 1;
-	}
-	sleep_ms(100);
-	baseline_fds = daemon_fd_count(&d);
 	RUN_TEST(t_200_cycles_fd_count_flat);
 	RUN_TEST(t_vanish_with_requests_in_flight);
 	RUN_TEST(t_vanish_at_every_handshake_step);
