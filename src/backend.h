@@ -30,9 +30,20 @@ struct backend_config {
 	const char *device_path; /* v4l2-decoder: the video node */
 };
 
-/* One plane: host segments (owned by the device) and their total length. */
+/* Where one host segment comes from: the guest-memory file and the offset of the segment's
+ * first byte in it, so that a backend can map the same pages again (the v4l2-decoder maps
+ * scattered guest pages back to back for a driver that wants one virtual range). fd is the
+ * device's: use it only during the call that handed it over (e.g. to mmap); -1 = unknown. */
+struct backend_seg_src {
+	int fd;
+	uint64_t offset;
+};
+
+/* One plane: host segments (owned by the device) and their total length. srcs, when not
+ * NULL, has nsegs entries parallel to segs. */
 struct backend_plane {
 	const struct iovec *segs;
+	const struct backend_seg_src *srcs;
 	unsigned nsegs;
 	size_t len;
 };
@@ -92,6 +103,11 @@ struct backend_ops {
 			     uint32_t *values, uint32_t *num);
 	int (*get_control)(struct backend_session *s, uint32_t control, uint32_t *value);
 	int (*set_control)(struct backend_session *s, uint32_t control, uint32_t value);
+
+	/* Optional (NULL: the backend never copies frame data): bytes of bitstream and
+	 * pictures copied between guest memory and the codec since open, over all sessions
+	 * (0 when every buffer was used in place). For logs and benchmarks. */
+	uint64_t (*bytes_copied)(struct backend *b);
 };
 
 /* Registered backends, by --backend name. */
@@ -100,5 +116,6 @@ const struct backend_ops *backend_find(const char *name);
 const char *backend_names(void);
 
 extern const struct backend_ops backend_null_ops;
+extern const struct backend_ops backend_v4l2_dec_ops;
 
 #endif

@@ -58,6 +58,7 @@ struct vv_pending {
 	unsigned n_wsegs;
 	struct iovec *wsegs;  /* the chain's writable segments, exact count */
 	struct iovec *segs;   /* RESOURCE_QUEUE: host segments lent to the backend */
+	struct backend_seg_src *srcs; /* and where each comes from (file, offset) */
 	uint64_t timestamp;   /* RESOURCE_QUEUE on INPUT: the guest's */
 };
 
@@ -126,6 +127,7 @@ struct vv_device {
 	uint8_t resp[VV_DEV_MAX_CAPS_LENGTH];
 	size_t resp_len;
 	struct iovec segs[RES_MAX_SEGS];
+	struct backend_seg_src srcs[RES_MAX_SEGS]; /* parallel to segs */
 };
 
 static const struct backend_events stream_events;
@@ -270,6 +272,7 @@ static void pending_drop(struct vv_device *d, struct vv_pending *p)
 		return;
 	free(p->wsegs);
 	free(p->segs);
+	free(p->srcs);
 	free(p);
 	d->stats.pending--;
 }
@@ -503,11 +506,12 @@ static void stream_free(struct vv_device *d, struct vv_stream *st, bool answer_p
 }
 
 /* Appends to segs[*nsegs ..) the host segments of bytes [off, off + len) of the
- * concatenated entries e[0 .. n). 0, or -errno (not guest RAM, too many segments, or
- * the entries are shorter than off + len). */
+ * concatenated entries e[0 .. n), and to srcs the file and offset behind each (for
+ * backends that map guest pages again). 0, or -errno (not guest RAM, too many segments,
+ * or the entries are shorter than off + len). */
 static int map_range(const struct guest_mem *mem, const struct vv_gpa_entry *e, unsigned n,
-		     uint64_t off, uint64_t len, struct iovec *segs, unsigned cap,
-		     unsigned *nsegs)
+		     uint64_t off, uint64_t len, struct iovec *segs,
+		     struct backend_seg_src *srcs, unsigned cap, unsigned *nsegs)
 {
 	for (unsigned i = 0; i < n && len; i++) {
 		uint64_t chunk;
@@ -524,6 +528,15 @@ static int map_range(const struct guest_mem *mem, const struct vv_gpa_entry *e, 
 					  cap - *nsegs);
 		if (ret < 0)
 			return ret;
+		for (uint64_t gpa = e[i].addr + off, k = 0; k < (unsigned)ret; k++) {
+			struct backend_seg_src *src = &srcs[*nsegs + k];
+			uint64_t avail;
+
+			/* Each segment lies in one region: translate just said so. */
+			if (guest_mem_locate(mem, gpa, &src->fd, &src->offset, &avail) < 0)
+				*src = (struct backend_seg_src){ .fd = -1 };
+			gpa += segs[*nsegs + k].iov_len;
+		}
 		*nsegs += (unsigned)ret;
 		len -= chunk;
 		off = 0;
@@ -533,8 +546,8 @@ static int map_range(const struct guest_mem *mem, const struct vv_gpa_entry *e, 
 
 /* Translates the planes of r into segs[0 .. cap) and describes them in buf. */
 static int map_resource(const struct guest_mem *mem, const struct vv_resource *r,
-			struct iovec *segs, unsigned cap, struct backend_buffer *buf,
-			unsigned *nsegs)
+			struct iovec *segs, struct backend_seg_src *srcs, unsigned cap,
+			struct backend_buffer *buf, unsigned *nsegs)
 {
 	*nsegs = 0;
 	buf->resource_id = r->id;
@@ -543,11 +556,12 @@ static int map_resource(const struct guest_mem *mem, const struct vv_resource *r
 		const struct vv_plane_layout *pl = &r->planes[p];
 		unsigned first = *nsegs;
 		int ret = map_range(mem, &r->entries[pl->first_entry], pl->num_entries,
-				    pl->offset, pl->len, segs, cap, nsegs);
+				    pl->offset, pl->len, segs, srcs, cap, nsegs);
 
 		if (ret < 0)
 			return ret;
 		buf->planes[p].segs = &segs[first];
+		buf->planes[p].srcs = &srcs[first];
 		buf->planes[p].nsegs = *nsegs - first;
 		buf->planes[p].len = (size_t)pl->len;
 	}
@@ -807,7 +821,7 @@ static uint32_t h_resource_queue(struct vv_device *d, const struct cmd_ctx *x)
 
 	/* Guest memory may have changed since RESOURCE_CREATE: translate now. */
 	memset(&buf, 0, sizeof(buf));
-	ret = map_resource(dev_mem(d), r, d->segs, RES_MAX_SEGS, &buf, &nsegs);
+	ret = map_resource(dev_mem(d), r, d->segs, d->srcs, RES_MAX_SEGS, &buf, &nsegs);
 	if (ret < 0) {
 		log_debug("stream %u resource %u: not in guest memory any more: %s", st->id,
 			  r->id, strerror(-ret));
@@ -818,13 +832,17 @@ static uint32_t h_resource_queue(struct vv_device *d, const struct cmd_ctx *x)
 		return VV_RESP_ERR_OUT_OF_MEMORY;
 	/* The backend keeps the segments until the buffer is done: give them a home. */
 	p->segs = malloc((nsegs ? nsegs : 1) * sizeof(*p->segs));
-	if (!p->segs) {
+	p->srcs = malloc((nsegs ? nsegs : 1) * sizeof(*p->srcs));
+	if (!p->segs || !p->srcs) {
 		pending_drop(d, p);
 		return VV_RESP_ERR_OUT_OF_MEMORY;
 	}
 	memcpy(p->segs, d->segs, nsegs * sizeof(*p->segs));
-	for (unsigned i = 0; i < buf.num_planes; i++)
+	memcpy(p->srcs, d->srcs, nsegs * sizeof(*p->srcs));
+	for (unsigned i = 0; i < buf.num_planes; i++) {
+		buf.planes[i].srcs = p->srcs + (buf.planes[i].segs - d->segs);
 		buf.planes[i].segs = p->segs + (buf.planes[i].segs - d->segs);
+	}
 	if (input) {
 		memcpy(buf.data_sizes, rq->data_sizes, sizeof(buf.data_sizes));
 		buf.timestamp = rq->timestamp;
@@ -1160,8 +1178,22 @@ static void vu_queue_stop(void *dev, struct virtq *vq)
 	vq_notify(vq);
 }
 
+/* One line per reset (front-end gone, RESET_OWNER/RESET_DEVICE, exit): totals since start,
+ * for logs and benchmarks (bench/ reads the frame-copy count from it). */
+static void log_stats(const struct vv_device *d)
+{
+	struct vv_device_stats st;
+
+	vv_device_get_stats(d, &st);
+	log_info("device stats: %llu commands, %llu responses, %llu events, "
+		 "%llu bytes of frame data copied",
+		 (unsigned long long)st.commands, (unsigned long long)st.responses,
+		 (unsigned long long)st.events, (unsigned long long)st.frame_bytes_copied);
+}
+
 static void device_reset(struct vv_device *d)
 {
+	log_stats(d);
 	for (unsigned i = 0; i < VV_DEV_MAX_STREAMS; i++)
 		if (d->streams[i])
 			stream_free(d, d->streams[i], false);
@@ -1231,4 +1263,5 @@ void vv_device_set_server(struct vv_device *d, struct vu_server *s)
 void vv_device_get_stats(const struct vv_device *d, struct vv_device_stats *st)
 {
 	*st = d->stats;
+	st->frame_bytes_copied = d->ops->bytes_copied ? d->ops->bytes_copied(d->backend) : 0;
 }

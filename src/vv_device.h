@@ -43,6 +43,11 @@ struct vv_device_stats {
 	uint64_t events;     /* events delivered */
 	unsigned streams;    /* live streams */
 	unsigned pending;    /* commands awaiting an asynchronous response */
+	/* Bytes of bitstream and pictures copied between guest memory and the codec since
+	 * start (backend_ops.bytes_copied; 0 when buffers are used in place). The device
+	 * itself copies only commands and responses. Logged at -v on every reset, e.g.
+	 * when the front-end goes away, so benchmarks can read it. */
+	uint64_t frame_bytes_copied;
 };
 void vv_device_get_stats(const struct vv_device *d, struct vv_device_stats *st);
 
