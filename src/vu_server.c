@@ -746,8 +746,30 @@ static const struct vu_request_desc requests[VU_REQUEST_MAX] = {
 
 static const char *request_name(uint32_t code)
 {
+	/* Requests of the protocol this device does not serve, for the logs. */
+	static const char *const unserved[VU_REQUEST_MAX] = {
+		[VU_SET_LOG_BASE] = "SET_LOG_BASE",
+		[VU_SET_LOG_FD] = "SET_LOG_FD",
+		[VU_SEND_RARP] = "SEND_RARP",
+		[VU_NET_SET_MTU] = "NET_SET_MTU",
+		[VU_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
+		[VU_IOTLB_MSG] = "IOTLB_MSG",
+		[VU_SET_VRING_ENDIAN] = "SET_VRING_ENDIAN",
+		[VU_CREATE_CRYPTO_SESSION] = "CREATE_CRYPTO_SESSION",
+		[VU_CLOSE_CRYPTO_SESSION] = "CLOSE_CRYPTO_SESSION",
+		[VU_POSTCOPY_ADVISE] = "POSTCOPY_ADVISE",
+		[VU_POSTCOPY_LISTEN] = "POSTCOPY_LISTEN",
+		[VU_POSTCOPY_END] = "POSTCOPY_END",
+		[VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
+		[VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
+		[VU_GPU_SET_SOCKET] = "GPU_SET_SOCKET",
+		[VU_VRING_KICK] = "VRING_KICK",
+	};
+
 	if (code < VU_REQUEST_MAX && requests[code].name)
 		return requests[code].name;
+	if (code < VU_REQUEST_MAX && unserved[code])
+		return unserved[code];
 	return "unknown request";
 }
 
