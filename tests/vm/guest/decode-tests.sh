@@ -1,0 +1,489 @@
+#!/bin/sh
+# Real-device decode tests, run inside the VM by /init (busybox sh). vicodec's stateful
+# encoder makes FWHT clips; vicodec's stateful decoder decodes them once directly with
+# v4l2-ctl and once through our daemon (v4l2-decoder backend) with vhost-user-video-client;
+# the two outputs must be byte-identical and hold exactly the expected frames.
+#
+# Every case prints one line: "ok NAME", "FAIL NAME: reason" (then the tail of its log,
+# indented) or "skip NAME: reason". The last line is "vm-guest: done: ...". The host
+# (tests/vm/run.sh) counts these lines.
+#
+# Cases are independent: each runs in its own subshell and directory, starts its own daemon,
+# and builds the clips and reference decodes it needs through fixtures, which are made once
+# and shared (a fixture that failed fails every case that needs it, with its reason).
+# Groups:
+#   v4l2-direct-*  vicodec alone, through v4l2-ctl (the references; no code of ours involved)
+#   null-backend-* our daemon and client in the guest, with the null backend
+#   daemon-*       our daemon with the v4l2-decoder backend on vicodec's stateful decoder
+#
+# Usage: decode-tests.sh [--only GLOB]
+ONLY='*'
+[ "${1:-}" = --only ] && ONLY=${2:-*}
+
+# Two sizes, both at least vicodec's minimum of 640x360 (smaller ones are silently scaled
+# up) and multiples of 16 (vicodec rounds 4:2:0 sizes up to that: 640x360 would be encoded
+# as 640x368). Clip a has 12 frames: two GOPs with vicodec's default GOP size of 10, so it
+# holds P frames and a second I frame. Clips ab (a then b) and ba (b then a) change the
+# resolution mid-stream: it grows in ab and shrinks in ba.
+#
+# vicodec 6.1 pitfall: after a source change it checks CAPTURE buffers against the size
+# they were allocated for, not the new one, so a client that keeps its old, smaller buffers
+# when the resolution grows makes the kernel write past them (an oops; the VM then stops,
+# see oops=panic in run.sh). v4l2-ctl 1.22 does exactly that, so its reference decode of ab
+# starts with the larger size b; a backend must reallocate, as the V4L2 decoder spec says.
+W_a=640 H_a=480 N_a=12
+W_b=720 H_b=576 N_b=8
+WORK=/tmp/vm-tests
+FX=$WORK/fixtures
+CMD_TIMEOUT=120
+CASE_DIR=
+
+node_by_name() {
+	local d
+	for d in /sys/class/video4linux/video*; do
+		[ "$(cat "$d/name" 2>/dev/null)" = "$1" ] && { echo "/dev/${d##*/}"; return; }
+	done
+}
+ENC=$(node_by_name stateful-encoder)
+DEC=$(node_by_name stateful-decoder)
+
+# ---- case plumbing (the functions below run inside a case's subshell) -------------------
+
+fail() { echo "$*" > "$CASE_DIR/reason"; exit 1; }
+skip() { echo "$*" > "$CASE_DIR/reason"; exit 77; }
+# Logs the command line, then runs it with a time limit; its output goes to the case log.
+run() { echo "\$ $*"; timeout "$CMD_TIMEOUT" "$@"; }
+
+# W H N FS of clip a or b; for ab and ba, the size they start with and the frames of both.
+dims() {
+	case $1 in
+	a | b) eval "W=\$W_$1 H=\$H_$1 N=\$N_$1"; FS=$((W * H * 3 / 2));;
+	ab) W=$W_a H=$H_a N=$((N_a + N_b)); FS=;;
+	ba) W=$W_b H=$H_b N=$((N_a + N_b)); FS=;;
+	esac
+}
+# Bytes of N decoded I420/NV12 frames of a clip.
+clip_bytes() {
+	case $1 in
+	ab | ba) echo $((N_a * W_a * H_a * 3 / 2 + N_b * W_b * H_b * 3 / 2));;
+	*) dims "$1"; echo $((N * FS));;
+	esac
+}
+size_of() { if [ -e "$1" ]; then wc -c < "$1"; else echo 0; fi; }
+expect_size() {  # FILE BYTES WHAT
+	local got
+	got=$(size_of "$1")
+	[ "$got" -eq "$2" ] || fail "$3: $got bytes, want $2"
+}
+expect_same() {  # GOT WANT WHAT
+	cmp "$1" "$2" ||
+		fail "$3: differs from $(basename "$2") ($(cmp "$1" "$2" 2>&1 | tail -n 1))"
+}
+need_nodes() {
+	[ -n "$ENC" ] || fail "no V4L2 node named stateful-encoder (vicodec not loaded?)"
+	[ -n "$DEC" ] || fail "no V4L2 node named stateful-decoder (vicodec not loaded?)"
+}
+
+# fixture FILE BUILDER ARGS...: makes FILE once with "BUILDER FILE ARGS". A builder writes
+# FILE.tmp and returns non-zero after writing the reason to FILE.failed.
+fixture() {
+	local target=$1
+	shift
+	[ -e "$target" ] && return 0
+	if [ ! -e "$target.failed" ]; then
+		"$@" "$target" >&2 || [ -e "$target.failed" ] || echo "$1 failed" > "$target.failed"
+	fi
+	[ -e "$target" ] || fail "fixture $(basename "$target"): $(cat "$target.failed")"
+}
+fx_raw() {  # a|b OUT
+	dims "$1"
+	run yuvtool gen "$W" "$H" "$N" "$2.tmp" ||
+		{ echo "yuvtool gen failed" > "$2.failed"; return 1; }
+	mv "$2.tmp" "$2"
+}
+fx_clip() {  # a|b|ab|ba OUT: encoded by vicodec's stateful encoder
+	case $1 in
+	ab | ba)
+		fixture "$FX/a.fwht" fx_clip a
+		fixture "$FX/b.fwht" fx_clip b
+		if [ "$1" = ab ]; then
+			cat "$FX/a.fwht" "$FX/b.fwht" > "$2.tmp"
+		else
+			cat "$FX/b.fwht" "$FX/a.fwht" > "$2.tmp"
+		fi
+		mv "$2.tmp" "$2"
+		return
+		;;
+	esac
+	need_nodes
+	fixture "$FX/$1.yuv" fx_raw "$1"
+	dims "$1"
+	run v4l2-ctl -d "$ENC" -x "width=$W,height=$H,pixelformat=YU12" \
+		--stream-mmap --stream-out-mmap --stream-from "$FX/$1.yuv" --stream-to "$2.tmp" ||
+		{ echo "v4l2-ctl encode ${W}x$H failed" > "$2.failed"; return 1; }
+	[ -s "$2.tmp" ] || { echo "v4l2-ctl encode ${W}x$H wrote nothing" > "$2.failed"; return 1; }
+	mv "$2.tmp" "$2"
+}
+fx_ref() {  # CLIP YU12|NV12 OUT: decoded by vicodec's stateful decoder through v4l2-ctl
+	need_nodes
+	fixture "$FX/$1.fwht" fx_clip "$1"
+	dims "$1"
+	[ "$1" != ab ] || dims b  # the larger size first (see the vicodec pitfall above)
+	run v4l2-ctl -d "$DEC" -x "width=$W,height=$H" -v "width=$W,height=$H,pixelformat=$2" \
+		--stream-mmap --stream-out-mmap --stream-from "$FX/$1.fwht" --stream-to "$3.tmp" ||
+		{ echo "v4l2-ctl decode of $1.fwht to $2 failed" > "$3.failed"; return 1; }
+	mv "$3.tmp" "$3"
+}
+# The clip $FX/CLIP.fwht and its reference decode $FX/CLIP.YU12 (or .NV12), made if needed.
+# (Not for $(...): a failure must end the case, not a command substitution.)
+need_clip() { fixture "$FX/$1.fwht" fx_clip "$1"; }
+need_ref() { fixture "$FX/$1.$2" fx_ref "$1" "$2"; }
+
+# ---- daemon and client ------------------------------------------------------------------
+
+SOCK='' DPID=''
+alive() {  # PID: running (a zombie does not count)
+	[ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]
+}
+daemon_start() {  # BACKEND [OPTIONS]
+	local i=0
+	SOCK=$CASE_DIR/v.sock
+	echo "\$ vhost-user-video --socket-path $SOCK -v --backend $*"
+	vhost-user-video --socket-path "$SOCK" -v --backend "$@" > "$CASE_DIR/daemon.log" 2>&1 &
+	DPID=$!
+	echo "$DPID" >> "$CASE_DIR/pids"
+	while [ ! -S "$SOCK" ]; do
+		if ! alive "$DPID"; then
+			wait "$DPID"
+			fail "the daemon exited at start-up (status $?):" \
+				"$(tail -n 1 "$CASE_DIR/daemon.log")"
+		fi
+		i=$((i + 1))
+		[ $i -lt 200 ] || fail "the daemon did not create its socket within 10 s"
+		sleep 0.05
+	done
+}
+daemon_v4l2() { need_nodes; daemon_start v4l2-decoder -d "$DEC"; }
+daemon_check() {  # WHEN: the daemon must still be serving
+	if ! alive "$DPID"; then
+		wait "$DPID"
+		fail "the daemon died $1 (status $?): $(tail -n 1 "$CASE_DIR/daemon.log")"
+	fi
+	[ -S "$SOCK" ] || fail "the daemon's socket is gone $1"
+}
+daemon_stop() {  # SIGTERM must end it with status 0 and remove the socket
+	local st wd
+	daemon_check "before SIGTERM"
+	kill -TERM "$DPID"
+	(sleep 10; kill -KILL "$DPID" 2> /dev/null) &  # a daemon that ignores SIGTERM
+	wd=$!
+	wait "$DPID"
+	st=$?
+	kill "$wd" 2> /dev/null
+	echo "daemon log:"
+	sed 's/^/  | /' "$CASE_DIR/daemon.log"
+	[ $st -eq 0 ] || fail "the daemon exited with status $st on SIGTERM"
+	[ ! -e "$SOCK" ] || fail "the daemon left its socket behind"
+}
+client() {  # OUT CLIPFILE W H PIXFMT [OPTIONS]: decode through the daemon
+	local out=$1 in=$2 w=$3 h=$4 fmt=$5 rc
+	shift 5
+	run vhost-user-video-client --socket-path "$SOCK" --stream-from "$in" --stream-to "$out" \
+		--coded-format fwht --width "$w" --height "$h" --pixel-format "$fmt" --quiet "$@" \
+		> "$CASE_DIR/client.out" 2>&1
+	rc=$?
+	cat "$CASE_DIR/client.out"
+	return $rc
+}
+client_said() { tail -n 1 "$CASE_DIR/client.out"; }
+client_frames() { sed -n 's/^decoded \([0-9]*\) frames .*/\1/p' "$CASE_DIR/client.out"; }
+# The whole check of one decode through the daemon against the v4l2-ctl reference.
+decode_matches() {  # CLIP YU12|NV12 [CLIENT OPTIONS]
+	local c=$1 pf=$2 fmt=yuv420 f
+	shift 2
+	[ "$pf" = NV12 ] && fmt=nv12
+	need_ref "$c" "$pf"
+	dims "$c"
+	client out.yuv "$FX/$c.fwht" "$W" "$H" "$fmt" "$@" || fail "client: $(client_said)"
+	f=$(client_frames)
+	[ "$f" = "$N" ] || fail "the client decoded ${f:-?} frames, want $N"
+	expect_size out.yuv "$(clip_bytes "$c")" "client output"
+	expect_same out.yuv "$FX/$c.$pf" "client output"
+}
+# Cases that need a client feature that does not exist yet are skipped, not passed.
+require_client_option() {  # OPTION WHAT
+	vhost-user-video-client --help 2>&1 | grep -q -- "$1" ||
+		skip "needs $2 in vhost-user-video-client (proposed: $1)"
+}
+
+# ---- v4l2-direct: vicodec alone ----------------------------------------------------------
+
+t_v4l2_direct_nodes() {
+	need_nodes
+	run v4l2-ctl -d "$DEC" --info > info.txt 2>&1
+	cat info.txt
+	grep -q "Driver name *: vicodec" info.txt || fail "$DEC is not driven by vicodec"
+}
+check_encode() {  # a|b
+	local info
+	need_clip "$1"
+	dims "$1"
+	info=$(yuvtool fwht-info "$FX/$1.fwht") || fail "the encoder's FWHT stream is malformed"
+	echo "frames: $info"
+	[ "$info" = "${W}x$H $N" ] || fail "the encoder wrote '$info', want '${W}x$H $N'"
+}
+check_decode() {  # a|b: exact size, and close to the source picture
+	local st
+	need_ref "$1" YU12
+	dims "$1"
+	expect_size "$FX/$1.YU12" $((N * FS)) "v4l2-ctl output"
+	yuvtool psnr "$W" "$H" "$FX/$1.yuv" "$FX/$1.YU12" 30 > psnr.txt
+	st=$?
+	cat psnr.txt
+	[ $st -eq 0 ] || fail "decoded pictures too far from the source: $(tail -n 1 psnr.txt)"
+}
+t_v4l2_direct_encode_640x480() { check_encode a; }
+t_v4l2_direct_encode_720x576() { check_encode b; }
+t_v4l2_direct_decode_640x480() { check_decode a; }
+t_v4l2_direct_decode_720x576() { check_decode b; }
+t_v4l2_direct_decode_nv12() {  # same pictures as YU12, only the chroma interleaved
+	need_ref a NV12
+	need_ref a YU12
+	expect_size "$FX/a.NV12" "$(clip_bytes a)" "v4l2-ctl NV12 output"
+	yuvtool nv12-to-i420 "$W_a" "$H_a" "$FX/a.NV12" i420.yuv ||
+		fail "yuvtool nv12-to-i420 failed"
+	expect_same i420.yuv "$FX/a.YU12" "NV12 output as I420"
+}
+check_res_change() {  # ab|ba: both parts decoded, in order, as when decoded alone
+	local info want first=${1%?} second=${1#?}
+	need_clip "$1"
+	info=$(yuvtool fwht-info "$FX/$1.fwht" | tr '\n' ' ')
+	dims "$first"
+	want="${W}x$H $N "
+	dims "$second"
+	want="$want${W}x$H $N "
+	[ "$info" = "$want" ] || fail "clip $1 holds '$info', want '$want'"
+	need_ref "$1" YU12
+	need_ref a YU12
+	need_ref b YU12
+	expect_size "$FX/$1.YU12" "$(clip_bytes "$1")" "v4l2-ctl output"
+	cat "$FX/$first.YU12" "$FX/$second.YU12" > parts.yuv
+	expect_same "$FX/$1.YU12" parts.yuv "v4l2-ctl output of clip $1"
+}
+t_v4l2_direct_res_change_shrink() { check_res_change ba; }
+t_v4l2_direct_res_change_grow() { check_res_change ab; }
+
+# ---- null-backend: our binaries run in the guest -------------------------------------------
+
+t_null_backend_decode() {
+	daemon_start null
+	run vhost-user-video-client --socket-path "$SOCK" --info > info.txt 2>&1 ||
+		fail "client --info: $(tail -n 1 info.txt)"
+	cat info.txt
+	grep -q FWHT info.txt || fail "client --info lists no FWHT format"
+	# The null backend ignores the bitstream: 6 chunks make 6 pictures of its pattern.
+	head -c $((6 * 4096)) /dev/urandom > chunks.bin
+	client out.yuv chunks.bin 640 360 yuv420 --chunk-size 4096 || fail "client: $(client_said)"
+	[ "$(client_frames)" = 6 ] || fail "the client decoded $(client_frames) frames, want 6"
+	yuvtool null-pattern 640 360 6 out.yuv || fail "pictures differ from the null pattern"
+	daemon_stop
+}
+
+# ---- daemon: the v4l2-decoder backend on vicodec ---------------------------------------------
+
+t_daemon_decode_640x480() {
+	daemon_v4l2
+	decode_matches a YU12 --frame-sizes-from-fwht
+	daemon_stop
+}
+t_daemon_decode_720x576() {
+	daemon_v4l2
+	decode_matches b YU12 --frame-sizes-from-fwht
+	daemon_stop
+}
+t_daemon_decode_res_change_shrink() {
+	daemon_v4l2
+	decode_matches ba YU12 --frame-sizes-from-fwht
+	daemon_stop
+}
+# Last of the daemon decodes: a backend that keeps its CAPTURE buffers when the resolution
+# grows crashes vicodec 6.1 (see the pitfall at the top), which ends the VM.
+t_daemon_decode_res_change_grow() {
+	daemon_v4l2
+	decode_matches ab YU12 --frame-sizes-from-fwht
+	daemon_stop
+}
+t_daemon_decode_nv12() { daemon_v4l2; decode_matches a NV12 --frame-sizes-from-fwht; daemon_stop; }
+t_daemon_decode_chunked() {  # 16 KiB buffers: frames split across buffers and sharing them
+	daemon_v4l2
+	decode_matches a YU12 --chunk-size 16K
+	daemon_stop
+}
+t_daemon_decode_scattered() {  # indirect descriptors, buffers made of scattered pages
+	daemon_v4l2
+	decode_matches b YU12 --frame-sizes-from-fwht --layout indirect --scattered
+	daemon_stop
+}
+t_daemon_corrupt_bitstream() {  # an error event for the stream; the daemon serves on
+	need_clip a
+	yuvtool fwht-corrupt "$FX/a.fwht" bad.fwht 5 || fail "yuvtool fwht-corrupt failed"
+	daemon_v4l2
+	if client bad.yuv bad.fwht "$W_a" "$H_a" yuv420 --frame-sizes-from-fwht; then
+		fail "the corrupt clip decoded without an error"
+	fi
+	# vicodec fails both the picture and the bitstream buffer of the bad frame, so the
+	# client may stop at the input buffer's ERR flag before it reads the ERROR event that
+	# follows it; then the daemon's log line for that event must be there.
+	if ! grep -q "reported an error on the stream" "$CASE_DIR/client.out"; then
+		grep -q "ERR flag" "$CASE_DIR/client.out" ||
+			fail "the client did not see a device error; it said: $(client_said)"
+		grep -q "stream 1: backend error" "$CASE_DIR/daemon.log" ||
+			fail "no error event for the corrupt frame; the client said: $(client_said)"
+	fi
+	daemon_check "after the corrupt clip"
+	decode_matches a YU12 --frame-sizes-from-fwht
+	daemon_stop
+}
+t_daemon_disconnect_midstream() {  # the front-end vanishes with buffers in the decoder
+	local cpid rpid i=0
+	need_clip a
+	need_ref b YU12
+	# The client writes its pictures into a FIFO that nobody reads, so it blocks in the
+	# first write with its buffers queued in the daemon: killed there, it is cut off
+	# mid-stream every time, however fast the machine.
+	mkfifo pictures.fifo
+	# shellcheck disable=SC2217 # sleep only holds the FIFO's read end open
+	sleep 600 < pictures.fifo &
+	rpid=$!
+	echo "$rpid" >> "$CASE_DIR/pids"
+	daemon_v4l2
+	vhost-user-video-client --socket-path "$SOCK" --stream-from "$FX/a.fwht" \
+		--stream-to pictures.fifo --coded-format fwht --width "$W_a" --height "$H_a" \
+		--pixel-format yuv420 --frame-sizes-from-fwht --quiet > cut.out 2>&1 &
+	cpid=$!
+	echo "$cpid" >> "$CASE_DIR/pids"
+	while alive "$cpid" && ! grep -q pipe_write "/proc/$cpid/wchan" 2> /dev/null; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || break
+		sleep 0.05
+	done
+	alive "$cpid" || { cat cut.out; fail "the client ended before it was killed"; }
+	echo "client waits in: $(cat "/proc/$cpid/wchan" 2> /dev/null)"
+	kill -KILL "$cpid"
+	wait "$cpid"
+	kill "$rpid"
+	sleep 0.2
+	daemon_check "after the client was killed"
+	decode_matches b YU12 --frame-sizes-from-fwht
+	daemon_stop
+}
+
+# Written but skipped until the client can express them (the option names are proposals).
+t_daemon_drain_continue() {
+	require_client_option --drain-after "a drain in the middle of the stream"
+	# DRAIN after 5 frames, wait for the EOS picture, then keep feeding: nothing is lost.
+	daemon_v4l2
+	decode_matches a YU12 --frame-sizes-from-fwht --drain-after 5
+	daemon_stop
+}
+t_daemon_clear_midstream() {
+	require_client_option --clear-after \
+		"a QUEUE_CLEAR of both queues in the middle of the stream"
+	# QUEUE_CLEAR after 5 frames, then feed again from the next I frame: only whole
+	# pictures come out and the daemon serves the next stream normally.
+	daemon_v4l2
+	need_clip a
+	client cleared.yuv "$FX/a.fwht" "$W_a" "$H_a" yuv420 --frame-sizes-from-fwht \
+		--clear-after 5 || fail "client: $(client_said)"
+	[ $(($(size_of cleared.yuv) % (W_a * H_a * 3 / 2))) -eq 0 ] ||
+		fail "the cleared stream wrote part of a picture"
+	decode_matches a YU12 --frame-sizes-from-fwht
+	daemon_stop
+}
+t_daemon_destroy_midstream() {
+	require_client_option --destroy-after "a STREAM_DESTROY with buffers still queued"
+	# STREAM_DESTROY after 5 frames with input and output buffers queued: every pending
+	# request is answered (the client checks), the daemon serves on.
+	daemon_v4l2
+	need_clip a
+	client destroyed.yuv "$FX/a.fwht" "$W_a" "$H_a" yuv420 --frame-sizes-from-fwht \
+		--destroy-after 5 || fail "client: $(client_said)"
+	decode_matches a YU12 --frame-sizes-from-fwht
+	daemon_stop
+}
+t_daemon_two_streams() {
+	require_client_option --streams "two concurrent streams on one connection"
+	# Clip a on stream 1 and clip b on stream 2 at the same time, each output identical to
+	# its v4l2-ctl reference (proposed: the n-th --stream-from/--stream-to pair is stream n).
+	daemon_v4l2
+	need_ref a YU12
+	need_ref b YU12
+	client out.yuv "$FX/a.fwht" "$W_a" "$H_a" yuv420 --frame-sizes-from-fwht --streams 2 \
+		--stream-from "$FX/b.fwht" --stream-to out2.yuv || fail "client: $(client_said)"
+	expect_same out.yuv "$FX/a.YU12" "stream 1"
+	expect_same out2.yuv "$FX/b.YU12" "stream 2"
+	daemon_stop
+}
+
+# ---- runner ------------------------------------------------------------------------------
+
+CASES="
+v4l2-direct-nodes
+v4l2-direct-encode-640x480
+v4l2-direct-encode-720x576
+v4l2-direct-decode-640x480
+v4l2-direct-decode-720x576
+v4l2-direct-decode-nv12
+v4l2-direct-res-change-shrink
+v4l2-direct-res-change-grow
+null-backend-decode
+daemon-decode-640x480
+daemon-decode-720x576
+daemon-decode-nv12
+daemon-decode-chunked
+daemon-decode-scattered
+daemon-decode-res-change-shrink
+daemon-corrupt-bitstream
+daemon-disconnect-midstream
+daemon-decode-res-change-grow
+daemon-drain-continue
+daemon-clear-midstream
+daemon-destroy-midstream
+daemon-two-streams
+"
+
+passed=0 failed=0 skipped=0 times=
+rm -rf "$WORK"
+mkdir -p "$FX" "$WORK/cases"
+t0=$(cut -d' ' -f1 /proc/uptime)
+for name in $CASES; do
+	# shellcheck disable=SC2254 # ONLY is a glob
+	case $name in $ONLY) ;; *) continue;; esac
+	CASE_DIR=$WORK/cases/$name
+	mkdir -p "$CASE_DIR"
+	c0=$(cut -d' ' -f1 /proc/uptime)
+	(cd "$CASE_DIR" && "t_$(echo "$name" | tr - _)") > "$CASE_DIR/log" 2>&1
+	rc=$?
+	times="$times $name=$(awk -v a="$c0" -v b="$(cut -d' ' -f1 /proc/uptime)" \
+		'BEGIN { printf "%.1f", b - a }')"
+	for pid in $(cat "$CASE_DIR/pids" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+	reason=$(head -n 1 "$CASE_DIR/reason" 2>/dev/null)
+	case $rc in
+	0) echo "ok $name"; passed=$((passed + 1));;
+	77)
+		echo "skip $name: $reason"
+		tail -n 10 "$CASE_DIR/log" | sed 's/^/    /'
+		skipped=$((skipped + 1))
+		;;
+	*)
+		echo "FAIL $name: ${reason:-exit status $rc}"
+		tail -n 30 "$CASE_DIR/log" | sed 's/^/    /'
+		failed=$((failed + 1))
+		;;
+	esac
+done
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "vm-guest: seconds per case (fixtures count where first made):$times"
+echo "vm-guest: done: $passed passed, $failed failed, $skipped skipped in" \
+	"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+[ $failed -eq 0 ]
