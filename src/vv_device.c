@@ -61,6 +61,8 @@ struct vv_pending {
 	struct iovec *wsegs;  /* the chain's writable segments, exact count */
 	struct iovec *segs;   /* RESOURCE_QUEUE: host segments lent to the backend */
 	struct backend_seg_src *srcs; /* and where each comes from (file, offset) */
+	unsigned nsegs;
+	uint64_t mem_generation; /* guest memory when the segments were translated */
 	uint64_t timestamp;   /* RESOURCE_QUEUE on INPUT: the guest's */
 };
 
@@ -844,6 +846,8 @@ static uint32_t h_resource_queue(struct vv_device *d, const struct cmd_ctx *x)
 		return VV_RESP_ERR_OUT_OF_MEMORY;
 	memcpy(p->segs, d->segs, nsegs * sizeof(*p->segs));
 	memcpy(p->srcs, d->srcs, nsegs * sizeof(*p->srcs));
+	p->nsegs = nsegs;
+	p->mem_generation = dev_mem(d)->generation;
 	for (unsigned i = 0; i < buf.num_planes; i++) {
 		buf.planes[i].srcs = p->srcs + (buf.planes[i].segs - d->segs);
 		buf.planes[i].segs = p->segs + (buf.planes[i].segs - d->segs);
@@ -1088,6 +1092,30 @@ static void ev_input_done(void *stream, uint32_t resource_id, bool error)
 	notify_cmdq(d);
 }
 
+/* True when the memory a picture was written to is no longer where the resource's guest
+ * pages are: a region was removed (the writes went to the scratch pages that replace it)
+ * or remapped while the backend held the buffer. */
+static bool picture_memory_moved(struct vv_device *d, struct vv_stream *st,
+				 const struct vv_pending *p, uint32_t resource_id)
+{
+	const struct guest_mem *mem = dev_mem(d);
+	struct vv_resource *r = resource_find(&st->queues[QI_OUTPUT], resource_id);
+	struct backend_buffer buf;
+	unsigned nsegs;
+
+	if (mem->generation == p->mem_generation)
+		return false;
+	memset(&buf, 0, sizeof(buf));
+	if (!r || map_resource(mem, r, d->segs, d->srcs, RES_MAX_SEGS, &buf, &nsegs) < 0 ||
+	    nsegs != p->nsegs)
+		return true;
+	for (unsigned i = 0; i < nsegs; i++)
+		if (d->segs[i].iov_base != p->segs[i].iov_base ||
+		    d->segs[i].iov_len != p->segs[i].iov_len)
+			return true;
+	return false;
+}
+
 static void ev_picture_ready(void *stream, uint32_t resource_id, uint64_t timestamp,
 			     uint32_t flags, uint32_t size)
 {
@@ -1097,6 +1125,12 @@ static void ev_picture_ready(void *stream, uint32_t resource_id, uint64_t timest
 
 	if (!p)
 		return;
+	if (picture_memory_moved(d, st, p, resource_id)) {
+		log_warn("stream %u resource %u: guest memory changed under the picture",
+			 st->id, resource_id);
+		flags |= VV_BUFFER_FLAG_ERR;
+		size = 0;
+	}
 	pending_answer_buffer(d, p, timestamp, flags, size);
 	notify_cmdq(d);
 }
