@@ -675,6 +675,31 @@ static void t_ring_life_cycle(void)
 	CHECK_EQ(fdev.resets, 2);
 }
 
+/* Every kick is processed once: no kick lost, and no spinning on a kick
+ * that was already handled (the counter is never read). */
+static void t_kicks_each_processed_once(void)
+{
+	struct vu_mem_region reg = ram_region();
+	int kick = new_eventfd();
+
+	fresh_server();
+	negotiate();
+	CHECK_EQ(set_mem_table(&reg, 1, 1), 0);
+	setup_ring(0);
+	CHECK_EQ(vring_fd(VU_SET_VRING_KICK, 0, dup(kick)), 0);
+	CHECK_EQ(vring_state(VU_SET_VRING_ENABLE, 0, 1), 0);
+	CHECK_EQ(fdev.kicks[0], 1); /* enabling looks at the ring once */
+	for (unsigned i = 1; i <= 3; i++) {
+		CHECK_EQ(eventfd_write(kick, 1), 0);
+		CHECK_EQ(ev_loop_run_once(loop, 100), 1);
+		CHECK_EQ(fdev.kicks[0], 1 + i);
+		/* Nothing new: the loop has nothing to dispatch. */
+		CHECK_EQ(ev_loop_run_once(loop, 0), 0);
+		CHECK_EQ(fdev.kicks[0], 1 + i);
+	}
+	close(kick);
+}
+
 static void t_get_config(void)
 {
 	struct vu_reply r;
@@ -756,6 +781,7 @@ int main(void)
 	RUN_TEST(t_item9_unknown_and_out_of_state);
 	RUN_TEST(t_enable_without_protocol_features);
 	RUN_TEST(t_ring_life_cycle);
+	RUN_TEST(t_kicks_each_processed_once);
 	RUN_TEST(t_get_config);
 	RUN_TEST(t_mem_table_resend_keeps_mapping);
 	vu_server_free(srv);
