@@ -1,7 +1,21 @@
 /* vhost-user-video-client: plays QEMU (the vhost-user front-end: guest RAM,
  * rings, handshake) and the guest's virtio-video driver (vuf_video) against a
  * running vhost-user-video daemon: prints the device's capabilities and
- * decodes a bitstream file into raw pictures.
+ * decodes bitstream files into raw pictures, on one stream or on several
+ * concurrent streams of one connection.
+ *
+ * Mid-stream operations (what a guest does on a pause, a seek or a close that
+ * comes while buffers are queued), each checked against what the device owes:
+ *   --drain-after N    STREAM_DRAIN after N input buffers; the EOS picture and
+ *                      the drain's answer must come, then feeding goes on;
+ *   --clear-after N    QUEUE_CLEAR of both queues after N input buffers, once
+ *                      pictures come out; every pending buffer must come back
+ *                      with ERR before the clear is answered; feeding goes on
+ *                      from the next I frame;
+ *   --destroy-after N  STREAM_DESTROY after N pictures with buffers queued;
+ *                      every pending request must be answered first.
+ * With --streams N, N decoders (one per stream id 1..N) share the connection;
+ * completions and events are routed to the stream that owns them.
  *
  * FWHT framing (--frame-sizes-from-fwht), from vicodec's codec-fwht.h and
  * vicodec-core.c: every frame starts with struct fwht_cframe_hdr, 44 bytes =
@@ -10,7 +24,10 @@
  * 0x4f4f4f4f and FWHT_MAGIC2 0xffffffff, i.e. the bytes 4f 4f 4f 4f ff ff ff
  * ff (the stateful decoder scans for exactly these 8 bytes); the other fields
  * are big-endian. size is the number of compressed bytes that follow the
- * header, so a frame is 44 + size bytes and the next header follows it. */
+ * header, so a frame is 44 + size bytes and the next header follows it.
+ * From version 3 on, flag 0x400 (FWHT_FL_I_FRAME) marks a frame the encoder
+ * coded without reference to the previous one: the place to resume after a
+ * seek. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,7 +48,9 @@
 #define PROG "vhost-user-video-client"
 #define EXIT_USAGE 2
 
-#define STREAM_ID 1u
+#define FIRST_STREAM_ID 1u
+#define MAX_STREAMS 8u
+#define OUT_NAME_MAX 4096u
 #define MAX_IN_BUFS 8u
 #define MIN_IN_BUFS 4u
 #define MAX_OUT_BUFS 32u
@@ -43,12 +62,20 @@
 #define FRAME_INTERVAL_NS 33333333ull /* timestamps as a 30 fps stream */
 
 #define FWHT_HDR_SIZE 44u
+#define FWHT_VERSION_OFFSET 8u
+#define FWHT_FLAGS_OFFSET 20u
 #define FWHT_SIZE_OFFSET 40u
+#define FWHT_FL_I_FRAME 0x400u
+#define FWHT_I_FRAME_VERSION 3u /* the first version with FWHT_FL_I_FRAME */
 
 struct options {
 	const char *socket_path;
 	bool info;
-	const char *stream_from, *stream_to;
+	/* Per stream, filled for all `streams` once parsed: the n-th pair given, or the
+	 * first FILE and OUT.n for a stream without a pair. */
+	const char *stream_from[MAX_STREAMS], *stream_to[MAX_STREAMS];
+	unsigned n_from, n_to;   /* as given on the command line */
+	unsigned streams;        /* 0 = decode nothing */
 	uint32_t coded_format;
 	uint32_t width, height;
 	uint32_t pixel_format;
@@ -63,6 +90,7 @@ struct options {
 	bool legacy_params;
 	bool quiet;
 	int timeout_ms;
+	uint32_t drain_after, clear_after, destroy_after; /* 0 = off */
 };
 
 /* ---- command line ---------------------------------------------------------------- */
@@ -74,11 +102,13 @@ static void usage(FILE *out)
 		"         [--stream-from FILE --stream-to OUT --coded-format FMT\n"
 		"          --width W --height H --pixel-format FMT\n"
 		"          [--chunk-size N | --frame-sizes-from-fwht] [--frames N]\n"
+		"          [--drain-after N | --clear-after N | --destroy-after N]\n"
+		"          [--streams N [--stream-from FILE --stream-to OUT]...]\n"
 		"          [--layout single|split|indirect] [--scattered] [--quiet]]\n"
 		"\n"
 		"Connects to a vhost-user-video daemon as the hypervisor and the guest's\n"
 		"virtio-video driver would, and prints the device's capabilities or decodes\n"
-		"a file through it.\n"
+		"files through it.\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket-path PATH     the daemon's vhost-user socket\n"
@@ -100,7 +130,38 @@ static void usage(FILE *out)
 		"      --timeout MS           longest wait for the device [default: 5000]\n"
 		"  -q, --quiet                no progress line\n"
 		"  -h, --help                 print this help and exit\n"
-		"  -V, --version              print the version and exit\n");
+		"  -V, --version              print the version and exit\n"
+		"\n"
+		"Mid-stream operations (one of them; N >= 1; each prints a line saying what\n"
+		"happened before the summary, and fails when it did not happen):\n"
+		"      --drain-after N        after N input buffers, STREAM_DRAIN; wait for the\n"
+		"                             EOS picture and the drain's answer, then feed the\n"
+		"                             rest: the output equals an uninterrupted decode.\n"
+		"                             N must be less than the number of input buffers\n"
+		"      --clear-after N        after N input buffers (N must be less than their\n"
+		"                             number), once a picture has come out, QUEUE_CLEAR\n"
+		"                             the input then the output queue, as a seek does:\n"
+		"                             every pending buffer must come back with ERR. The\n"
+		"                             pictures decoded before stay; feeding goes on from\n"
+		"                             the next I frame (--frame-sizes-from-fwht: FWHT\n"
+		"                             flag 0x400, every frame before version 3), or\n"
+		"                             with the next buffer when the input is chunked;\n"
+		"                             with no I frame left, nothing more is fed\n"
+		"      --destroy-after N      after N decoded frames, STREAM_DESTROY with\n"
+		"                             buffers still queued: every pending request must\n"
+		"                             be answered; says how many came back cancelled.\n"
+		"                             OUT holds the first N frames\n"
+		"\n"
+		"Several streams:\n"
+		"      --streams N            decode on N concurrent streams (1-%u, ids 1..N)\n"
+		"                             of one connection, their buffers interleaved.\n"
+		"                             The n-th --stream-from/--stream-to pair is stream\n"
+		"                             n; a stream without a pair decodes the first FILE\n"
+		"                             into OUT.n (OUT: the first --stream-to). The other\n"
+		"                             options apply to every stream, and each stream\n"
+		"                             gets its summary line, prefixed 'stream n: '\n"
+		"                             [default: as many as --stream-from pairs]\n",
+		MAX_STREAMS);
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -183,13 +244,37 @@ static const struct name_value *lookup(const struct name_value *tab, size_t n, c
 
 #define LOOKUP(tab, s) lookup((tab), sizeof(tab) / sizeof((tab)[0]), (s))
 
+/* Names of the outputs of streams without a --stream-to of their own. */
+static char generated_to[MAX_STREAMS][OUT_NAME_MAX];
+
+/* Gives every stream beyond the pairs given the first FILE and OUT.n; no two
+ * streams may write the same file. -1 or the usage exit status. */
+static int name_streams(struct options *o)
+{
+	for (unsigned i = o->n_from; i < o->streams; i++) {
+		int len = snprintf(generated_to[i], sizeof(generated_to[i]), "%s.%u",
+				   o->stream_to[0], i + 1);
+
+		if (len < 0 || (size_t)len >= sizeof(generated_to[i]))
+			return usage_error("--stream-to: '%s' is too long a name", o->stream_to[0]);
+		o->stream_from[i] = o->stream_from[0];
+		o->stream_to[i] = generated_to[i];
+	}
+	for (unsigned i = 0; i < o->streams; i++)
+		for (unsigned k = i + 1; k < o->streams; k++)
+			if (strcmp(o->stream_to[i], o->stream_to[k]) == 0)
+				return usage_error("streams %u and %u would both write %s", i + 1,
+						   k + 1, o->stream_to[i]);
+	return -1;
+}
+
 /* Returns -1 to go on, or the exit status. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum {
 		OPT_FROM = 256, OPT_TO, OPT_CODED, OPT_WIDTH, OPT_HEIGHT, OPT_PIXEL, OPT_CHUNK,
 		OPT_FWHT, OPT_FRAMES, OPT_LAYOUT, OPT_SCATTERED, OPT_PLANES, OPT_LEGACY,
-		OPT_TIMEOUT,
+		OPT_TIMEOUT, OPT_DRAIN_AFTER, OPT_CLEAR_AFTER, OPT_DESTROY_AFTER, OPT_STREAMS,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, 's' },
@@ -208,6 +293,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "planes-layout", required_argument, NULL, OPT_PLANES },
 		{ "legacy-params", no_argument, NULL, OPT_LEGACY },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "drain-after", required_argument, NULL, OPT_DRAIN_AFTER },
+		{ "clear-after", required_argument, NULL, OPT_CLEAR_AFTER },
+		{ "destroy-after", required_argument, NULL, OPT_DESTROY_AFTER },
+		{ "streams", required_argument, NULL, OPT_STREAMS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -232,10 +321,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->info = true;
 			break;
 		case OPT_FROM:
-			o->stream_from = optarg;
+			if (o->n_from == MAX_STREAMS)
+				return usage_error("--stream-from: at most %u files", MAX_STREAMS);
+			o->stream_from[o->n_from++] = optarg;
 			break;
 		case OPT_TO:
-			o->stream_to = optarg;
+			if (o->n_to == MAX_STREAMS)
+				return usage_error("--stream-to: at most %u files", MAX_STREAMS);
+			o->stream_to[o->n_to++] = optarg;
 			break;
 		case OPT_CODED:
 			nv = LOOKUP(coded_formats, optarg);
@@ -306,6 +399,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 						   "milliseconds from 1 to 3600000", optarg);
 			o->timeout_ms = (int)n;
 			break;
+		case OPT_DRAIN_AFTER:
+		case OPT_CLEAR_AFTER:
+		case OPT_DESTROY_AFTER: {
+			static const char *const names[] = { "drain-after", "clear-after",
+							     "destroy-after" };
+			uint32_t *const dst[] = { &o->drain_after, &o->clear_after,
+						  &o->destroy_after };
+			unsigned k = (unsigned)(c - OPT_DRAIN_AFTER);
+
+			if (!parse_u64(optarg, false, 1, UINT32_MAX, &n))
+				return usage_error("--%s: '%s' is not a positive number", names[k],
+						   optarg);
+			*dst[k] = (uint32_t)n;
+			break;
+		}
+		case OPT_STREAMS:
+			if (!parse_u64(optarg, false, 1, MAX_STREAMS, &n))
+				return usage_error("--streams: '%s' is not a number from 1 to %u",
+						   optarg, MAX_STREAMS);
+			o->streams = (unsigned)n;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -325,15 +439,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (!o->socket_path)
 		return usage_error("--socket-path is required");
-	if (!o->info && !o->stream_from)
+	if (!o->info && !o->n_from)
 		return usage_error("nothing to do: give --info and/or --stream-from FILE");
-	if (!o->stream_from) {
+	if (!o->n_from) {
 		if (decode_opt)
 			return usage_error("decoding options need --stream-from FILE");
 		return -1;
 	}
-	if (!o->stream_to)
+	if (!o->n_to)
 		return usage_error("--stream-from needs --stream-to OUT");
+	if (o->n_to != o->n_from)
+		return usage_error("each --stream-from needs its own --stream-to (%u FILEs, "
+				   "%u OUTs)", o->n_from, o->n_to);
 	if (!o->coded_format)
 		return usage_error("--stream-from needs --coded-format");
 	if (!o->width || !o->height)
@@ -344,12 +461,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return usage_error("--chunk-size and --frame-sizes-from-fwht exclude each other");
 	if (o->fwht_frames && o->coded_format != VV_FORMAT_FWHT)
 		return usage_error("--frame-sizes-from-fwht needs --coded-format fwht");
-	return -1;
+	if ((o->drain_after != 0) + (o->clear_after != 0) + (o->destroy_after != 0) > 1)
+		return usage_error("--drain-after, --clear-after and --destroy-after exclude "
+				   "each other");
+	if (!o->streams)
+		o->streams = o->n_from;
+	if (o->n_from > o->streams)
+		return usage_error("--streams %u, but %u --stream-from FILEs", o->streams,
+				   o->n_from);
+	return name_streams(o);
 }
 
 /* ---- errors ------------------------------------------------------------------------- */
 
 static char err_msg[512];
+/* The stream whose work is under way, named in the error when several run (the
+ * tool is single-threaded: one piece of work at a time). */
+static uint32_t err_stream_id;
+static bool several_streams;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -357,11 +486,14 @@ static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
 {
 	va_list ap;
+	int len = 0;
 
 	if (err_msg[0])
 		return -1;
+	if (several_streams && err_stream_id)
+		len = snprintf(err_msg, sizeof(err_msg), "stream %u: ", err_stream_id);
 	va_start(ap, fmt);
-	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	vsnprintf(err_msg + len, sizeof(err_msg) - (size_t)len, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -537,17 +669,24 @@ struct plane_copy {
 struct chunk {
 	uint64_t off;
 	uint32_t len;
+	bool key; /* decodable on its own: where feeding may resume after a seek */
 };
+
+struct decode_set;
 
 struct decoder {
 	const struct options *o;
 	struct vuf_video *v;
+	struct decode_set *set;   /* every stream of the connection */
+	uint32_t stream_id;
+	const char *from, *to;
 	int in_fd, out_fd;
 	uint64_t file_size;
 
 	struct chunk *chunks;     /* FWHT frames, or NULL for fixed chunks */
 	uint64_t nchunks, next_chunk;
 	uint64_t next_off;        /* fixed chunks */
+	uint64_t total_in_bufs;   /* what the whole input makes */
 	uint32_t in_buf_size;
 	uint8_t *chunk_data;
 
@@ -568,10 +707,32 @@ struct decoder {
 	struct vuf_video_req drain_req;
 	bool stream_created, drain_sent, drain_done, eos_seen, feeding_done;
 	bool reconfiguring, tearing_down;
+	bool finished;            /* stopped or destroyed: nothing more to do or expect */
+
+	/* --drain-after: the drain in flight is the mid-stream one; it completed */
+	bool mid_drain, mid_drain_done, resumed_at_key;
+	uint64_t frames_at_eos;
+	/* --clear-after */
+	bool clearing, clear_done;
+	uint64_t frames_before_clear, resume_chunk, skipped_chunks;
+	/* --destroy-after: what was queued when STREAM_DESTROY went out */
+	bool destroying, destroyed;
+	unsigned pending_in, pending_out, pending_drain;
+	/* buffers (and the drain) answered as cancelled during a clear or the destroy */
+	unsigned cancelled_in, cancelled_out, cancelled_drain;
 
 	uint64_t frames, in_bytes, in_buffers, out_bytes, chunks_sent;
-	int64_t t_start_ns, t_last_progress_ns;
+	int64_t t_start_ns, t_end_ns, t_last_progress_ns;
 	bool progress;
+};
+
+/* The streams of one connection: completions and events are routed to their owner. */
+struct decode_set {
+	struct decoder *dec[MAX_STREAMS];
+	unsigned n;
+	/* Completions and events handled so far: one stream's synchronous commands
+	 * handle the others' completions too, which may leave work due for them. */
+	uint64_t handled;
 };
 
 static int64_t now_ns(void)
@@ -635,22 +796,26 @@ static int index_fwht(struct decoder *d)
 	while (off < d->file_size) {
 		uint8_t hdr[FWHT_HDR_SIZE];
 		uint64_t len;
+		bool key;
+		int ret;
 
 		if (d->file_size - off < FWHT_HDR_SIZE)
 			return fail("%s: truncated FWHT frame header at offset %" PRIu64,
-				    d->o->stream_from, off);
-		if (read_full(d->in_fd, hdr, sizeof(hdr), off))
-			return fail("reading %s: %s", d->o->stream_from, strerror(errno));
+				    d->from, off);
+		ret = read_full(d->in_fd, hdr, sizeof(hdr), off);
+		if (ret)
+			return fail("reading %s: %s", d->from,
+				    ret == -ENODATA ? "file shrank" : strerror(-ret));
 		if (memcmp(hdr, magic, sizeof(magic)) != 0)
 			return fail("%s: no FWHT frame header (magic 4f4f4f4f ffffffff) at "
-				    "offset %" PRIu64, d->o->stream_from, off);
+				    "offset %" PRIu64, d->from, off);
 		len = FWHT_HDR_SIZE + (uint64_t)be32_at(hdr + FWHT_SIZE_OFFSET);
 		if (len > MAX_CHUNK_SIZE)
 			return fail("%s: FWHT frame at offset %" PRIu64 " claims %" PRIu64
-				    " bytes (more than 64 MiB)", d->o->stream_from, off, len);
+				    " bytes (more than 64 MiB)", d->from, off, len);
 		if (len > d->file_size - off)
 			return fail("%s: FWHT frame at offset %" PRIu64 " is cut short (%" PRIu64
-				    " of %" PRIu64 " bytes)", d->o->stream_from, off,
+				    " of %" PRIu64 " bytes)", d->from, off,
 				    d->file_size - off, len);
 		if (d->nchunks == cap) {
 			struct chunk *c;
@@ -661,7 +826,10 @@ static int index_fwht(struct decoder *d)
 				return fail("out of memory");
 			d->chunks = c;
 		}
-		d->chunks[d->nchunks++] = (struct chunk){ off, (uint32_t)len };
+		/* Before version 3 nothing tells I frames from P frames: each counts as one. */
+		key = be32_at(hdr + FWHT_VERSION_OFFSET) < FWHT_I_FRAME_VERSION ||
+		      (be32_at(hdr + FWHT_FLAGS_OFFSET) & FWHT_FL_I_FRAME);
+		d->chunks[d->nchunks++] = (struct chunk){ off, (uint32_t)len, key };
 		if (len > largest)
 			largest = (uint32_t)len;
 		off += len;
@@ -720,14 +888,14 @@ static int feed_one(struct decoder *d, struct in_buf *b)
 	}
 	ret = read_full(d->in_fd, d->chunk_data, len, off);
 	if (ret)
-		return fail("reading %s: %s", d->o->stream_from,
+		return fail("reading %s: %s", d->from,
 			    ret == -ENODATA ? "file shrank while decoding" : strerror(-ret));
 	ret = vuf_video_resource_write(d->v, &b->res, 0, 0, d->chunk_data, len);
 	if (ret)
 		return fail("copying input into guest memory: %s", strerror(-ret));
 	b->req.cookie = b;
-	ret = vuf_video_resource_queue(d->v, STREAM_ID, &b->res, d->chunks_sent * FRAME_INTERVAL_NS,
-				       &len, 1, &b->req);
+	ret = vuf_video_resource_queue(d->v, d->stream_id, &b->res,
+				       d->chunks_sent * FRAME_INTERVAL_NS, &len, 1, &b->req);
 	if (ret)
 		return fail_cmd("queueing an input buffer", ret);
 	b->queued = true;
@@ -742,7 +910,7 @@ static int queue_output(struct decoder *d, struct out_buf *b)
 	int ret;
 
 	b->req.cookie = b;
-	ret = vuf_video_resource_queue(d->v, STREAM_ID, &b->res, 0, NULL, 0, &b->req);
+	ret = vuf_video_resource_queue(d->v, d->stream_id, &b->res, 0, NULL, 0, &b->req);
 	if (ret)
 		return fail_cmd("queueing an output buffer", ret);
 	b->queued = true;
@@ -883,14 +1051,31 @@ static int write_picture(struct decoder *d, struct out_buf *b, uint32_t size)
 	}
 	ret = write_full(d->out_fd, d->frame, pos);
 	if (ret)
-		return fail("writing %s: %s", d->o->stream_to, strerror(-ret));
+		return fail("writing %s: %s", d->to, strerror(-ret));
 	d->out_bytes += pos;
 	return 0;
+}
+
+/* Pictures written at most: --frames, or --destroy-after (the destroy comes then). */
+static uint64_t frame_limit(const struct options *o)
+{
+	uint64_t limit = o->max_frames;
+
+	if (o->destroy_after && (!limit || o->destroy_after < limit))
+		limit = o->destroy_after;
+	return limit;
+}
+
+/* A clear or a destroy is under way: buffers come back cancelled (ERR). */
+static bool cancelling(const struct decoder *d)
+{
+	return d->clearing || d->destroying;
 }
 
 static int handle_output_done(struct decoder *d, struct out_buf *b)
 {
 	const struct vuf_video_req *r = &b->req;
+	uint64_t limit = frame_limit(d->o);
 	char buf[128];
 
 	b->queued = false;
@@ -898,12 +1083,17 @@ static int handle_output_done(struct decoder *d, struct out_buf *b)
 		return fail("output buffer %u: %s", b->res.id,
 			    result_str(r->status, buf, sizeof(buf)));
 	if (r->flags & VV_BUFFER_FLAG_ERR) {
-		/* Buffers given back by QUEUE_CLEAR carry ERR: expected then. */
+		/* Buffers given back by QUEUE_CLEAR or STREAM_DESTROY carry ERR: expected
+		 * then (and never queued again by this handler). */
+		if (cancelling(d)) {
+			d->cancelled_out++;
+			return 0;
+		}
 		if (d->reconfiguring || d->tearing_down)
 			return 0;
 		return fail("the device returned output buffer %u with the ERR flag", b->res.id);
 	}
-	if (r->size > 0 && (!d->o->max_frames || d->frames < d->o->max_frames)) {
+	if (r->size > 0 && (!limit || d->frames < limit)) {
 		if (write_picture(d, b, r->size))
 			return -1;
 		d->frames++;
@@ -913,7 +1103,7 @@ static int handle_output_done(struct decoder *d, struct out_buf *b)
 	}
 	if (r->flags & VV_BUFFER_FLAG_EOS)
 		d->eos_seen = true;
-	if (d->eos_seen || d->reconfiguring || d->tearing_down)
+	if (d->eos_seen || d->reconfiguring || d->tearing_down || cancelling(d))
 		return 0;
 	return queue_output(d, b);
 }
@@ -923,6 +1113,11 @@ static int handle_done(struct decoder *d, struct vuf_video_req *r)
 	char buf[128];
 
 	if (r == &d->drain_req) {
+		if (r->status == VV_RESP_ERR_INVALID_OPERATION && cancelling(d)) {
+			/* The device's answer to a drain that a clear or destroy cut short. */
+			d->cancelled_drain++;
+			return 0;
+		}
 		if (r->status != 0)
 			return fail("drain: %s", result_str(r->status, buf, sizeof(buf)));
 		d->drain_done = true;
@@ -935,6 +1130,10 @@ static int handle_done(struct decoder *d, struct vuf_video_req *r)
 		if (r->status != 0)
 			return fail("input buffer %u: %s", b->res.id,
 				    result_str(r->status, buf, sizeof(buf)));
+		if ((r->flags & VV_BUFFER_FLAG_ERR) && cancelling(d)) {
+			d->cancelled_in++;
+			return 0;
+		}
 		if ((r->flags & VV_BUFFER_FLAG_ERR) && !d->tearing_down)
 			return fail("the device could not consume input buffer %u (ERR flag)",
 				    b->res.id);
@@ -945,14 +1144,37 @@ static int handle_done(struct decoder *d, struct vuf_video_req *r)
 	return fail("completion of a request this client never made");
 }
 
-static int handle_all_done(struct decoder *d)
+static struct decoder *req_owner(const struct decode_set *set, const struct vuf_video_req *r)
 {
-	struct vuf_video_req *r;
+	for (unsigned i = 0; i < set->n; i++) {
+		struct decoder *d = set->dec[i];
 
-	while ((r = vuf_video_next_done(d->v)))
-		if (handle_done(d, r))
-			return -1;
-	return 0;
+		if (r == &d->drain_req || is_in_req(d, r) || is_out_req(d, r))
+			return d;
+	}
+	return NULL;
+}
+
+/* Every finished request of the connection, each to the stream that made it. */
+static int handle_all_done(struct decode_set *set)
+{
+	uint32_t saved_err_stream = err_stream_id;
+	struct vuf_video_req *r;
+	int ret = 0;
+
+	while (!ret && set->n && (r = vuf_video_next_done(set->dec[0]->v))) {
+		struct decoder *d = req_owner(set, r);
+
+		if (!d) {
+			ret = fail("completion of a request this client never made");
+			break;
+		}
+		err_stream_id = d->stream_id;
+		set->handled++;
+		ret = handle_done(d, r);
+	}
+	err_stream_id = saved_err_stream;
+	return ret;
 }
 
 static void free_outputs(struct decoder *d)
@@ -993,33 +1215,33 @@ static int on_resolution_changed(struct decoder *d)
 
 	d->reconfiguring = true;
 	if (d->n_out) {
-		ret = vuf_video_queue_clear(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT);
+		ret = vuf_video_queue_clear(d->v, d->stream_id, VV_QUEUE_TYPE_OUTPUT);
 		if (ret)
 			return fail_cmd("QUEUE_CLEAR of the output queue", ret);
 		/* Every cleared buffer was answered before QUEUE_CLEAR itself. */
-		if (handle_all_done(d))
+		if (handle_all_done(d->set))
 			return -1;
 		for (unsigned i = 0; i < d->n_out; i++)
 			if (d->out[i].queued)
 				return fail("output buffer %u not returned by QUEUE_CLEAR",
 					    d->out[i].res.id);
-		ret = vuf_video_resource_destroy_all(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT);
+		ret = vuf_video_resource_destroy_all(d->v, d->stream_id, VV_QUEUE_TYPE_OUTPUT);
 		if (ret)
 			return fail_cmd("RESOURCE_DESTROY_ALL of the output queue", ret);
 		free_outputs(d);
 	}
 
-	ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT, &p);
+	ret = vuf_video_get_params(d->v, d->stream_id, VV_QUEUE_TYPE_OUTPUT, &p);
 	if (ret)
 		return fail_cmd("GET_PARAMS (OUTPUT)", ret);
 	if (p.format != d->o->pixel_format) {
 		char a[16];
 
 		p.format = d->o->pixel_format;
-		ret = vuf_video_set_params(d->v, STREAM_ID, &p);
+		ret = vuf_video_set_params(d->v, d->stream_id, &p);
 		if (ret)
 			return fail_cmd("SET_PARAMS (OUTPUT)", ret);
-		ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT, &p);
+		ret = vuf_video_get_params(d->v, d->stream_id, VV_QUEUE_TYPE_OUTPUT, &p);
 		if (ret)
 			return fail_cmd("GET_PARAMS (OUTPUT)", ret);
 		if (p.format != d->o->pixel_format)
@@ -1055,7 +1277,7 @@ static int on_resolution_changed(struct decoder *d)
 			return fail("allocating output buffers in guest RAM: %s",
 				    ret == -ENOMEM ? "out of guest RAM" : strerror(-ret));
 		d->n_out = i + 1;
-		ret = vuf_video_resource_create(d->v, STREAM_ID, &b->res);
+		ret = vuf_video_resource_create(d->v, d->stream_id, &b->res);
 		if (ret)
 			return fail_cmd("RESOURCE_CREATE (OUTPUT)", ret);
 	}
@@ -1066,21 +1288,31 @@ static int on_resolution_changed(struct decoder *d)
 	return 0;
 }
 
-static int handle_events(struct decoder *d)
+/* Every event waiting, each to its stream; events of streams that are done (a
+ * destroyed stream's last ones, say) are dropped. */
+static int handle_events(struct decode_set *set)
 {
+	uint32_t saved_err_stream = err_stream_id;
 	struct vuf_video_event ev;
+	int ret = 0;
 
-	while (vuf_video_next_event(d->v, &ev)) {
-		if (ev.stream_id != STREAM_ID)
+	while (!ret && set->n && vuf_video_next_event(set->dec[0]->v, &ev)) {
+		struct decoder *d = NULL;
+
+		for (unsigned i = 0; i < set->n; i++)
+			if (set->dec[i]->stream_id == ev.stream_id)
+				d = set->dec[i];
+		if (!d || d->finished)
 			continue; /* not ours: nothing to do */
+		err_stream_id = d->stream_id;
+		set->handled++;
 		if (ev.type == VV_EVENT_ERROR)
-			return fail("the device reported an error on the stream");
-		if (ev.type == VV_EVENT_DECODER_RESOLUTION_CHANGED) {
-			if (on_resolution_changed(d))
-				return -1;
-		}
+			ret = fail("the device reported an error on the stream");
+		else if (ev.type == VV_EVENT_DECODER_RESOLUTION_CHANGED)
+			ret = on_resolution_changed(d);
 	}
-	return 0;
+	err_stream_id = saved_err_stream;
+	return ret;
 }
 
 /* Index of format in caps, or -1. */
@@ -1125,16 +1357,15 @@ static int check_formats(struct decoder *d, const struct vuf_video_caps *in,
 static int start_stream(struct decoder *d)
 {
 	struct vv_stream_params p;
-	uint64_t total_chunks;
 	uint32_t need = d->in_buf_size;
 	int ret;
 
-	ret = vuf_video_stream_create(d->v, STREAM_ID, d->o->coded_format, PROG);
+	ret = vuf_video_stream_create(d->v, d->stream_id, d->o->coded_format, PROG);
 	if (ret)
 		return fail_cmd("STREAM_CREATE", ret);
 	d->stream_created = true;
 
-	ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_INPUT, &p);
+	ret = vuf_video_get_params(d->v, d->stream_id, VV_QUEUE_TYPE_INPUT, &p);
 	if (ret)
 		return fail_cmd("GET_PARAMS (INPUT)", ret);
 	p.format = d->o->coded_format;
@@ -1143,10 +1374,10 @@ static int start_stream(struct decoder *d)
 	p.num_planes = 1;
 	p.plane_formats[0].plane_size = need;
 	p.plane_formats[0].stride = 0;
-	ret = vuf_video_set_params(d->v, STREAM_ID, &p);
+	ret = vuf_video_set_params(d->v, d->stream_id, &p);
 	if (ret)
 		return fail_cmd("SET_PARAMS (INPUT)", ret);
-	ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_INPUT, &p);
+	ret = vuf_video_get_params(d->v, d->stream_id, VV_QUEUE_TYPE_INPUT, &p);
 	if (ret)
 		return fail_cmd("GET_PARAMS (INPUT)", ret);
 	if (p.format != d->o->coded_format)
@@ -1156,13 +1387,13 @@ static int start_stream(struct decoder *d)
 	{
 		struct vv_stream_params q;
 
-		ret = vuf_video_get_params(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT, &q);
+		ret = vuf_video_get_params(d->v, d->stream_id, VV_QUEUE_TYPE_OUTPUT, &q);
 		if (ret)
 			return fail_cmd("GET_PARAMS (OUTPUT)", ret);
 		q.format = d->o->pixel_format;
 		q.frame_width = d->o->width;
 		q.frame_height = d->o->height;
-		ret = vuf_video_set_params(d->v, STREAM_ID, &q);
+		ret = vuf_video_set_params(d->v, d->stream_id, &q);
 		if (ret)
 			return fail_cmd("SET_PARAMS (OUTPUT)", ret);
 	}
@@ -1171,16 +1402,13 @@ static int start_stream(struct decoder *d)
 	if (p.num_planes >= 1 && p.plane_formats[0].plane_size > need &&
 	    p.plane_formats[0].plane_size <= MAX_CHUNK_SIZE)
 		need = p.plane_formats[0].plane_size;
-	total_chunks = d->chunks ? d->nchunks
-				 : d->file_size / d->o->chunk_size +
-					   (d->file_size % d->o->chunk_size != 0);
 	d->n_in = p.min_buffers > MIN_IN_BUFS ? p.min_buffers : MIN_IN_BUFS;
 	if (p.max_buffers && d->n_in > p.max_buffers)
 		d->n_in = p.max_buffers;
 	if (d->n_in > MAX_IN_BUFS)
 		d->n_in = MAX_IN_BUFS;
-	if (d->n_in > total_chunks)
-		d->n_in = (unsigned)total_chunks;
+	if (d->n_in > d->total_in_bufs)
+		d->n_in = (unsigned)d->total_in_bufs;
 	if (d->n_in == 0)
 		d->n_in = 1;
 	for (unsigned i = 0; i < d->n_in; i++) {
@@ -1191,7 +1419,7 @@ static int start_stream(struct decoder *d)
 		if (ret)
 			return fail("allocating input buffers in guest RAM: %s",
 				    ret == -ENOMEM ? "out of guest RAM" : strerror(-ret));
-		ret = vuf_video_resource_create(d->v, STREAM_ID, &b->res);
+		ret = vuf_video_resource_create(d->v, d->stream_id, &b->res);
 		if (ret)
 			return fail_cmd("RESOURCE_CREATE (INPUT)", ret);
 	}
@@ -1205,21 +1433,21 @@ static int stop_stream(struct decoder *d)
 	int ret;
 
 	d->tearing_down = true;
-	ret = vuf_video_queue_clear(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT);
+	ret = vuf_video_queue_clear(d->v, d->stream_id, VV_QUEUE_TYPE_OUTPUT);
 	if (ret)
 		return fail_cmd("QUEUE_CLEAR of the output queue", ret);
-	ret = vuf_video_queue_clear(d->v, STREAM_ID, VV_QUEUE_TYPE_INPUT);
+	ret = vuf_video_queue_clear(d->v, d->stream_id, VV_QUEUE_TYPE_INPUT);
 	if (ret)
 		return fail_cmd("QUEUE_CLEAR of the input queue", ret);
-	if (handle_all_done(d))
+	if (handle_all_done(d->set))
 		return -1;
-	ret = vuf_video_resource_destroy_all(d->v, STREAM_ID, VV_QUEUE_TYPE_INPUT);
+	ret = vuf_video_resource_destroy_all(d->v, d->stream_id, VV_QUEUE_TYPE_INPUT);
 	if (ret)
 		return fail_cmd("RESOURCE_DESTROY_ALL of the input queue", ret);
-	ret = vuf_video_resource_destroy_all(d->v, STREAM_ID, VV_QUEUE_TYPE_OUTPUT);
+	ret = vuf_video_resource_destroy_all(d->v, d->stream_id, VV_QUEUE_TYPE_OUTPUT);
 	if (ret)
 		return fail_cmd("RESOURCE_DESTROY_ALL of the output queue", ret);
-	ret = vuf_video_stream_destroy(d->v, STREAM_ID);
+	ret = vuf_video_stream_destroy(d->v, d->stream_id);
 	if (ret)
 		return fail_cmd("STREAM_DESTROY", ret);
 	d->stream_created = false;
@@ -1237,36 +1465,246 @@ static const char *waiting_for(const struct decoder *d)
 	if (!d->n_out)
 		return "DECODER_RESOLUTION_CHANGED";
 	if (d->drain_sent && !d->eos_seen)
-		return "the EOS picture";
+		return d->mid_drain ? "the EOS picture of the mid-stream drain" : "the EOS picture";
 	if (d->drain_sent)
-		return "the drain to finish";
+		return d->mid_drain ? "the mid-stream drain to finish" : "the drain to finish";
 	return "a decoded picture";
 }
 
-static int decode_loop(struct decoder *d)
+static unsigned count_queued_in(const struct decoder *d)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < d->n_in; i++)
+		n += d->in[i].queued;
+	return n;
+}
+
+static unsigned count_queued_out(const struct decoder *d)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < d->n_out; i++)
+		n += d->out[i].queued;
+	return n;
+}
+
+/* After a clear or a destroy: the device owed an answer for every buffer queued,
+ * and all of them came before the command's own answer. */
+static int check_all_answered(const struct decoder *d, const char *cmd)
+{
+	for (unsigned i = 0; i < d->n_in; i++)
+		if (d->in[i].queued)
+			return fail("input buffer %u still pending after %s", d->in[i].res.id,
+				    cmd);
+	for (unsigned i = 0; i < d->n_out; i++)
+		if (d->out[i].queued)
+			return fail("output buffer %u still pending after %s", d->out[i].res.id,
+				    cmd);
+	if (d->drain_sent && !d->drain_done && !d->cancelled_drain)
+		return fail("the drain is still pending after %s", cmd);
+	return 0;
+}
+
+/* Puts every output buffer that is back with us in the device's hands again. */
+static int requeue_outputs(struct decoder *d)
+{
+	if (d->reconfiguring)
+		return 0; /* the new buffers go out once they exist */
+	for (unsigned i = 0; i < d->n_out; i++)
+		if (!d->out[i].queued && queue_output(d, &d->out[i]))
+			return -1;
+	return 0;
+}
+
+/* A due or running --drain-after / --clear-after holds the input back. */
+static bool mid_op_holds_input(const struct decoder *d)
+{
+	const struct options *o = d->o;
+
+	if (o->drain_after && d->in_buffers >= o->drain_after && !d->mid_drain_done)
+		return true;
+	return o->clear_after && d->in_buffers >= o->clear_after && !d->clear_done;
+}
+
+static int send_drain(struct decoder *d, bool mid_stream)
+{
+	int ret;
+
+	d->drain_req.cookie = NULL;
+	ret = vuf_video_stream_drain(d->v, d->stream_id, &d->drain_req);
+	if (ret)
+		return fail_cmd(mid_stream ? "STREAM_DRAIN (mid-stream)" : "STREAM_DRAIN", ret);
+	d->drain_sent = true;
+	d->mid_drain = mid_stream;
+	return 0;
+}
+
+/* The mid-stream drain delivered its EOS picture and its answer: the device must
+ * take input again, and the EOS buffer goes back to it. */
+static int finish_mid_drain(struct decoder *d)
+{
+	d->frames_at_eos = d->frames;
+	/* Only a decoder that kept its reference across the drain decodes a P frame
+	 * next as it would have without the drain: worth saying which one comes. */
+	d->resumed_at_key = d->chunks && d->next_chunk < d->nchunks &&
+			    d->chunks[d->next_chunk].key;
+	d->mid_drain = false;
+	d->mid_drain_done = true;
+	d->drain_sent = d->drain_done = d->eos_seen = false;
+	return requeue_outputs(d);
+}
+
+/* --clear-after: a seek. Both queues are cleared while buffers are pending; the
+ * pictures already decoded stay; the input goes on from the next I frame. */
+static int clear_midstream(struct decoder *d)
+{
+	int ret;
+
+	d->clearing = true;
+	ret = vuf_video_queue_clear(d->v, d->stream_id, VV_QUEUE_TYPE_INPUT);
+	if (ret)
+		return fail_cmd("QUEUE_CLEAR of the input queue (mid-stream)", ret);
+	if (handle_all_done(d->set))
+		return -1;
+	ret = vuf_video_queue_clear(d->v, d->stream_id, VV_QUEUE_TYPE_OUTPUT);
+	if (ret)
+		return fail_cmd("QUEUE_CLEAR of the output queue (mid-stream)", ret);
+	if (handle_all_done(d->set))
+		return -1;
+	d->clearing = false;
+	if (check_all_answered(d, "QUEUE_CLEAR"))
+		return -1;
+	d->clear_done = true;
+	d->frames_before_clear = d->frames;
+	if (d->chunks) {
+		/* A P frame needs the picture before it, which the seek skipped. */
+		uint64_t i = d->next_chunk;
+
+		while (i < d->nchunks && !d->chunks[i].key)
+			i++;
+		d->skipped_chunks = i - d->next_chunk;
+		d->next_chunk = i;
+	}
+	d->resume_chunk = d->chunks ? d->next_chunk : d->in_buffers;
+	return requeue_outputs(d);
+}
+
+/* --destroy-after: STREAM_DESTROY with buffers queued. The device must answer every
+ * pending request before the destroy itself; what the stream was is gone then. */
+static int destroy_midstream(struct decoder *d)
+{
+	int ret;
+
+	d->pending_in = count_queued_in(d);
+	d->pending_out = count_queued_out(d);
+	d->pending_drain = d->drain_sent && !d->drain_done;
+	d->destroying = true;
+	ret = vuf_video_stream_destroy(d->v, d->stream_id);
+	if (ret)
+		return fail_cmd("STREAM_DESTROY (mid-stream)", ret);
+	d->stream_created = false;
+	if (handle_all_done(d->set))
+		return -1;
+	d->destroying = false;
+	if (check_all_answered(d, "STREAM_DESTROY"))
+		return -1;
+	d->destroyed = true;
+	d->finished = true;
+	d->t_end_ns = now_ns();
+	return 0;
+}
+
+/* The stream drained to its end: was every mid-stream operation asked for done? */
+static int check_mid_ops_done(const struct decoder *d)
+{
+	const struct options *o = d->o;
+
+	if (o->drain_after && !d->mid_drain_done)
+		return fail("--drain-after %u: the stream ended after %" PRIu64 " input buffers",
+			    o->drain_after, d->in_buffers);
+	if (o->clear_after && !d->clear_done)
+		return fail("--clear-after %u: the stream ended after %" PRIu64 " input buffers",
+			    o->clear_after, d->in_buffers);
+	if (o->destroy_after && !d->destroyed)
+		return fail("--destroy-after %u: the stream ended after %" PRIu64 " frames",
+			    o->destroy_after, d->frames);
+	return 0;
+}
+
+/* One round of work on a stream: whatever is due, then feeding and the final drain. */
+static int step(struct decoder *d)
+{
+	const struct options *o = d->o;
+
+	if (o->destroy_after && d->frames >= o->destroy_after)
+		return destroy_midstream(d);
+	if (d->drain_sent && d->drain_done && d->eos_seen) {
+		if (d->mid_drain) {
+			if (finish_mid_drain(d))
+				return -1;
+		} else {
+			if (check_mid_ops_done(d) || stop_stream(d))
+				return -1;
+			d->finished = true;
+			d->t_end_ns = now_ns();
+			return 0;
+		}
+	}
+	/* The seek comes once the stream really decodes: a picture came out, or all the
+	 * input given is back. */
+	if (o->clear_after && !d->clear_done && !d->drain_sent &&
+	    d->in_buffers >= o->clear_after && (d->frames > 0 || !count_queued_in(d))) {
+		if (clear_midstream(d))
+			return -1;
+	}
+	for (unsigned i = 0; i < d->n_in && more_input(d) && !mid_op_holds_input(d); i++)
+		if (!d->in[i].queued && feed_one(d, &d->in[i]))
+			return -1;
+	if (d->drain_sent)
+		return 0;
+	if (o->drain_after && !d->mid_drain_done && d->in_buffers >= o->drain_after)
+		return send_drain(d, true);
+	if (!more_input(d) && !mid_op_holds_input(d))
+		return send_drain(d, false);
+	return 0;
+}
+
+static int decode_loop(struct decode_set *set)
 {
 	int ret;
 
 	for (;;) {
-		if (d->drain_done && d->eos_seen)
-			return 0;
-		for (unsigned i = 0; i < d->n_in && more_input(d); i++)
-			if (!d->in[i].queued && feed_one(d, &d->in[i]))
+		const struct decoder *busy = NULL;
+		uint64_t handled_before = set->handled;
+
+		for (unsigned i = 0; i < set->n; i++) {
+			struct decoder *d = set->dec[i];
+
+			if (d->finished)
+				continue;
+			err_stream_id = d->stream_id;
+			if (step(d))
 				return -1;
-		if (!more_input(d) && !d->drain_sent) {
-			d->drain_req.cookie = NULL;
-			ret = vuf_video_stream_drain(d->v, STREAM_ID, &d->drain_req);
-			if (ret)
-				return fail_cmd("STREAM_DRAIN", ret);
-			d->drain_sent = true;
+			if (!d->finished && !busy)
+				busy = d;
 		}
-		ret = vuf_video_wait(d->v, -1);
-		if (ret == -ETIMEDOUT)
+		err_stream_id = 0;
+		if (!busy)
+			return 0;
+		/* A stream stepped before another one's commands handled its completions
+		 * gets its turn again before anybody sleeps. */
+		if (set->handled != handled_before)
+			continue;
+		ret = vuf_video_wait(busy->v, -1);
+		if (ret == -ETIMEDOUT) {
+			err_stream_id = busy->stream_id;
 			return fail("no answer from the device within %d ms (waiting for %s)",
-				    d->o->timeout_ms, waiting_for(d));
+				    busy->o->timeout_ms, waiting_for(busy));
+		}
 		if (ret)
 			return fail_cmd("waiting for the device", ret);
-		if (handle_events(d) || handle_all_done(d))
+		if (handle_events(set) || handle_all_done(set))
 			return -1;
 	}
 }
@@ -1274,57 +1712,137 @@ static int decode_loop(struct decoder *d)
 /* Opens and checks the input before anything talks to the daemon. */
 static int prepare_input(struct decoder *d)
 {
+	const struct options *o = d->o;
 	struct stat st;
 
-	d->in_fd = open(d->o->stream_from, O_RDONLY | O_CLOEXEC);
+	d->in_fd = open(d->from, O_RDONLY | O_CLOEXEC);
 	if (d->in_fd < 0)
-		return fail("cannot open %s: %s", d->o->stream_from, strerror(errno));
+		return fail("cannot open %s: %s", d->from, strerror(errno));
 	if (fstat(d->in_fd, &st) < 0)
-		return fail("cannot read %s: %s", d->o->stream_from, strerror(errno));
+		return fail("cannot read %s: %s", d->from, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return fail("%s is not a regular file", d->o->stream_from);
+		return fail("%s is not a regular file", d->from);
 	d->file_size = (uint64_t)st.st_size;
 	if (d->file_size == 0)
-		return fail("%s is empty", d->o->stream_from);
-	if (d->o->fwht_frames) {
+		return fail("%s is empty", d->from);
+	if (o->fwht_frames) {
 		if (index_fwht(d))
 			return -1;
+		d->total_in_bufs = d->nchunks;
 	} else {
-		d->in_buf_size = d->file_size < d->o->chunk_size ? (uint32_t)d->file_size
-								 : d->o->chunk_size;
+		d->in_buf_size = d->file_size < o->chunk_size ? (uint32_t)d->file_size
+							      : o->chunk_size;
+		d->total_in_bufs = d->file_size / o->chunk_size +
+				   (d->file_size % o->chunk_size != 0);
 	}
+	/* A drain or a seek at the very end would test nothing mid-stream. */
+	if (o->drain_after && o->drain_after >= d->total_in_bufs)
+		return fail("--drain-after %u: %s makes only %" PRIu64 " input buffers, so "
+			    "nothing would follow the drain", o->drain_after, d->from,
+			    d->total_in_bufs);
+	if (o->clear_after && o->clear_after >= d->total_in_bufs)
+		return fail("--clear-after %u: %s makes only %" PRIu64 " input buffers, so "
+			    "nothing would follow the clear", o->clear_after, d->from,
+			    d->total_in_bufs);
 	d->chunk_data = malloc(d->in_buf_size);
 	if (!d->chunk_data)
 		return fail("out of memory");
 	return 0;
 }
 
-static int decode(struct decoder *d)
+/* "stream n: " when several streams run, else nothing. */
+static void print_stream_prefix(const struct decoder *d)
 {
-	double secs;
-	int64_t t_end;
+	if (several_streams)
+		printf("stream %u: ", d->stream_id);
+}
 
-	d->out_fd = open(d->o->stream_to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (d->out_fd < 0)
-		return fail("cannot create %s: %s", d->o->stream_to, strerror(errno));
+/* The line saying what the mid-stream operation did, then the summary line. */
+static void print_report(const struct decoder *d)
+{
+	const struct options *o = d->o;
+	double secs = (double)(d->t_end_ns - d->t_start_ns) / 1e9;
 
-	d->progress = !d->o->quiet && isatty(STDERR_FILENO);
-	d->t_start_ns = d->t_last_progress_ns = now_ns();
-	if (start_stream(d) || decode_loop(d) || stop_stream(d)) {
-		show_progress(d, true);
-		return -1;
+	if (o->drain_after) {
+		print_stream_prefix(d);
+		printf("drain after %u input buffers: the EOS came after %" PRIu64
+		       " frames, then %" PRIu64 " more frames%s\n", o->drain_after,
+		       d->frames_at_eos, d->frames - d->frames_at_eos,
+		       !d->chunks ? "" : d->resumed_at_key ? " (fed on from an I frame)"
+							   : " (fed on from a P frame)");
 	}
-	t_end = now_ns();
-	show_progress(d, true);
-	if (fsync(d->out_fd) < 0 && errno != EINVAL && errno != EROFS)
-		return fail("writing %s: %s", d->o->stream_to, strerror(errno));
-	secs = (double)(t_end - d->t_start_ns) / 1e9;
+	if (o->clear_after) {
+		print_stream_prefix(d);
+		printf("clear after %u input buffers: %" PRIu64 " frames before it; cancelled "
+		       "%u input and %u output buffers%s; ", o->clear_after,
+		       d->frames_before_clear, d->cancelled_in, d->cancelled_out,
+		       d->cancelled_drain ? " and the drain" : "");
+		if (!d->chunks)
+			printf("fed on with the next buffer\n");
+		else if (d->resume_chunk < d->nchunks)
+			printf("fed on from frame %" PRIu64 " (the next I frame, %" PRIu64
+			       " skipped)\n", d->resume_chunk, d->skipped_chunks);
+		else
+			printf("no I frame follows: nothing more fed (%" PRIu64 " skipped)\n",
+			       d->skipped_chunks);
+	}
+	if (o->destroy_after) {
+		unsigned pending = d->pending_in + d->pending_out + d->pending_drain;
+		unsigned cancelled = d->cancelled_in + d->cancelled_out + d->cancelled_drain;
+
+		print_stream_prefix(d);
+		printf("destroy after %u frames: %u requests pending (%u input, %u output, "
+		       "%u drain), all answered: %u cancelled (%u input, %u output, %u drain), "
+		       "%u completed\n", o->destroy_after, pending, d->pending_in,
+		       d->pending_out, d->pending_drain, cancelled, d->cancelled_in,
+		       d->cancelled_out, d->cancelled_drain, pending - cancelled);
+	}
+	print_stream_prefix(d);
 	printf("decoded %" PRIu64 " frames (%ux%u %s) in %.2f s, %.1f fps; input %" PRIu64
 	       " bytes in %" PRIu64 " buffers; output %" PRIu64 " bytes\n",
-	       d->frames, d->visible_w ? d->visible_w : d->o->width,
-	       d->visible_h ? d->visible_h : d->o->height, d->o->pixel_name, secs,
+	       d->frames, d->visible_w ? d->visible_w : o->width,
+	       d->visible_h ? d->visible_h : o->height, o->pixel_name, secs,
 	       secs > 0 ? (double)d->frames / secs : 0.0, d->in_bytes, d->in_buffers,
 	       d->out_bytes);
+}
+
+static int decode(struct decode_set *set)
+{
+	struct decoder *first = set->dec[0];
+	int ret = 0;
+
+	for (unsigned i = 0; i < set->n; i++) {
+		struct decoder *d = set->dec[i];
+
+		d->out_fd = open(d->to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (d->out_fd < 0)
+			return fail("cannot create %s: %s", d->to, strerror(errno));
+	}
+	/* One progress line: the first stream's. */
+	first->progress = !first->o->quiet && isatty(STDERR_FILENO);
+	for (unsigned i = 0; i < set->n && !ret; i++) {
+		struct decoder *d = set->dec[i];
+
+		err_stream_id = d->stream_id;
+		d->t_start_ns = d->t_last_progress_ns = now_ns();
+		ret = start_stream(d);
+	}
+	err_stream_id = 0;
+	if (!ret)
+		ret = decode_loop(set);
+	show_progress(first, true);
+	if (ret)
+		return -1;
+	for (unsigned i = 0; i < set->n; i++) {
+		struct decoder *d = set->dec[i];
+
+		err_stream_id = d->stream_id;
+		if (fsync(d->out_fd) < 0 && errno != EINVAL && errno != EROFS)
+			return fail("writing %s: %s", d->to, strerror(errno));
+	}
+	err_stream_id = 0;
+	for (unsigned i = 0; i < set->n; i++)
+		print_report(set->dec[i]);
 	return fflush(stdout) == 0 ? 0 : fail("writing to stdout: %s", strerror(errno));
 }
 
@@ -1356,20 +1874,20 @@ static void decoder_free(struct decoder *d)
 
 /* ---- main ----------------------------------------------------------------------------- */
 
-/* Guest RAM for the rings, the commands and the buffers: the input pool plus
- * the largest output pool at 4 bytes per pixel, with room for a size change.
- * The memfd is sparse, so only what is touched costs memory. */
+/* Guest RAM for the rings, the commands and the buffers: per stream, the input
+ * pool plus the largest output pool at 4 bytes per pixel, with room for a size
+ * change. The memfd is sparse, so only what is touched costs memory. */
 static uint64_t guest_ram_size(const struct options *o, uint32_t in_buf_size)
 {
 	uint64_t size = 64ull << 20, picture, chunk;
 
-	if (!o->stream_from)
+	if (!o->streams)
 		return size;
 	/* The device may ask for bigger bitstream buffers than our chunks. */
 	chunk = in_buf_size > DEFAULT_CHUNK_SIZE ? in_buf_size : DEFAULT_CHUNK_SIZE;
 	picture = (uint64_t)o->width * o->height * 4 + 2 * VUF_PAGE_SIZE;
-	size += MAX_IN_BUFS * (chunk + VUF_PAGE_SIZE);
-	size += 2 * (MAX_OUT_BUFS + 2) * picture;
+	size += o->streams * MAX_IN_BUFS * (chunk + VUF_PAGE_SIZE);
+	size += o->streams * 2 * (MAX_OUT_BUFS + 2) * picture;
 	return (size + (1ull << 20) - 1) & ~((1ull << 20) - 1);
 }
 
@@ -1412,7 +1930,8 @@ int main(int argc, char **argv)
 	struct vuf f;
 	struct vuf_video v;
 	struct vuf_video_caps in_caps = { 0 }, out_caps = { 0 };
-	struct decoder *d = NULL;
+	struct decode_set set = { .n = 0 };
+	uint32_t largest_in_buf = 0;
 	int status = 1, ret;
 
 	ret = parse_options(argc, argv, &o);
@@ -1420,19 +1939,30 @@ int main(int argc, char **argv)
 		return ret;
 	vuf_init(&f);
 	memset(&v, 0, sizeof(v));
-	if (o.stream_from) {
-		d = calloc(1, sizeof(*d));
+	several_streams = o.streams > 1;
+	for (unsigned i = 0; i < o.streams; i++) {
+		struct decoder *d = calloc(1, sizeof(*d));
+
 		if (!d) {
 			fail("out of memory");
 			goto out;
 		}
 		d->o = &o;
 		d->v = &v;
+		d->set = &set;
+		d->stream_id = FIRST_STREAM_ID + i;
+		d->from = o.stream_from[i];
+		d->to = o.stream_to[i];
 		d->in_fd = d->out_fd = -1;
+		set.dec[set.n++] = d;
+		err_stream_id = d->stream_id;
 		if (prepare_input(d))
 			goto out;
+		if (d->in_buf_size > largest_in_buf)
+			largest_in_buf = d->in_buf_size;
 	}
-	if (connect_device(&o, d ? d->in_buf_size : 0, &f))
+	err_stream_id = 0;
+	if (connect_device(&o, largest_in_buf, &f))
 		goto out;
 	ret = vuf_video_init(&v, &f);
 	if (ret) {
@@ -1459,24 +1989,27 @@ int main(int argc, char **argv)
 	}
 	if (o.info && print_info(&v, &in_caps, &out_caps))
 		goto out;
-	if (o.stream_from) {
+	if (set.n) {
 		if (o.info)
 			printf("\n");
-		if (check_formats(d, &in_caps, &out_caps) || decode(d))
+		for (unsigned i = 0; i < set.n; i++)
+			if (check_formats(set.dec[i], &in_caps, &out_caps))
+				goto out;
+		if (decode(&set))
 			goto out;
 	}
 	status = 0;
 out:
-	if (d)
-		decoder_release_buffers(d);
+	for (unsigned i = 0; i < set.n; i++)
+		decoder_release_buffers(set.dec[i]);
 	/* The rings may still point at our requests: close before freeing them. */
 	vuf_close(&f);
 	vuf_video_fini(&v);
 	vuf_video_caps_free(&in_caps);
 	vuf_video_caps_free(&out_caps);
-	if (d) {
-		decoder_free(d);
-		free(d);
+	for (unsigned i = 0; i < set.n; i++) {
+		decoder_free(set.dec[i]);
+		free(set.dec[i]);
 	}
 	if (status && err_msg[0])
 		fprintf(stderr, PROG ": %s\n", err_msg);

@@ -1,6 +1,7 @@
 /* vhost-user-video-client against the real daemon (null backend): --info, decodes in
  * several sizes, formats and layouts checked byte for byte against the null backend's
- * picture pattern, usage errors and a daemon that is not there. */
+ * picture pattern, mid-stream drain, clear and destroy, several streams on one
+ * connection, usage errors and a daemon that is not there. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -166,11 +167,19 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+/* The bytes of FWHT frame i as make_fwht writes it. */
+static size_t fwht_frame_len(unsigned i)
+{
+	return 44 + 100 + (size_t)i * 997;
+}
+
 /* nframes vicodec-style FWHT frames: the 44-byte fwht_cframe_hdr (magic bytes
  * 4f4f4f4f ffffffff, then big-endian version, width, height, flags, colorspace,
- * xfer_func, ycbcr_enc, quantization, size) and size payload bytes. The last
- * frame loses cut bytes when cut > 0. Returns the file size (0 on failure). */
-static size_t make_fwht(unsigned nframes, uint32_t w, uint32_t h, size_t cut)
+ * xfer_func, ycbcr_enc, quantization, size) and size payload bytes. With gop > 0,
+ * every gop-th frame from frame 0 has the I-frame flag 0x400 (version 3), the
+ * others are P frames. The last frame loses cut bytes when cut > 0. Returns the
+ * file size (0 on failure). */
+static size_t make_fwht_gop(unsigned nframes, uint32_t w, uint32_t h, size_t cut, unsigned gop)
 {
 	size_t cap = 0, len = 0;
 	uint8_t *b = NULL;
@@ -190,6 +199,7 @@ static size_t make_fwht(unsigned nframes, uint32_t w, uint32_t h, size_t cut)
 		put_be32(f + 8, 3);
 		put_be32(f + 12, w);
 		put_be32(f + 16, h);
+		put_be32(f + 20, gop && i % gop == 0 ? 0x400 : 0);
 		put_be32(f + 40, size);
 		for (uint32_t k = 0; k < size; k++)
 			f[44 + k] = (uint8_t)(k * 7 + i);
@@ -199,6 +209,11 @@ static size_t make_fwht(unsigned nframes, uint32_t w, uint32_t h, size_t cut)
 	ok = write_file(in_path, b, len);
 	free(b);
 	return ok ? len : 0;
+}
+
+static size_t make_fwht(unsigned nframes, uint32_t w, uint32_t h, size_t cut)
+{
+	return make_fwht_gop(nframes, w, h, cut, 0);
 }
 
 static uint8_t *read_all(const char *path, size_t *len)
@@ -229,11 +244,12 @@ static uint8_t *read_all(const char *path, size_t *len)
 
 /* The null backend's picture n: row r of plane p is all (n + r + 64 p) & 0xff. NV12
  * has Y (h rows of w) and UV (h/2 rows of w); YUV420 has Y, U and V (h/2 rows of w/2). */
-static void check_pattern(unsigned frames, uint32_t w, uint32_t h, bool nv12)
+static void check_pattern_at(const char *path, unsigned frames, uint32_t w, uint32_t h,
+			     bool nv12)
 {
 	uint64_t frame_size = (uint64_t)w * h * 3 / 2;
 	size_t len, bad = 0, pos = 0;
-	uint8_t *b = read_all(out_path, &len);
+	uint8_t *b = read_all(path, &len);
 
 	REQUIRE(b != NULL);
 	CHECK_EQ(len, frames * frame_size);
@@ -263,22 +279,58 @@ static void check_pattern(unsigned frames, uint32_t w, uint32_t h, bool nv12)
 	free(b);
 }
 
+static void check_pattern(unsigned frames, uint32_t w, uint32_t h, bool nv12)
+{
+	check_pattern_at(out_path, frames, w, h, nv12);
+}
+
+/* Line n (from 0) of s into buf, newline included; "" past the end. */
+static const char *nth_line(const char *s, unsigned n, char *buf, size_t cap)
+{
+	const char *e;
+	size_t len;
+
+	for (; n && *s; n--) {
+		e = strchr(s, '\n');
+		s = e ? e + 1 : s + strlen(s);
+	}
+	e = strchr(s, '\n');
+	len = e ? (size_t)(e - s + 1) : strlen(s);
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	return buf;
+}
+
+/* line is "[PREFIX]decoded N frames (WxH FMT) in S s, F fps; input B bytes in K buffers;
+ * output O bytes\n". */
+static void check_summary_line(const char *line, const char *prefix, unsigned frames,
+			       uint32_t w, uint32_t h, const char *fmt, uint64_t in_bytes,
+			       unsigned in_bufs)
+{
+	char head[160], tail[160];
+	bool ok;
+
+	snprintf(head, sizeof(head), "%sdecoded %u frames (%ux%u %s) in ", prefix, frames, w, h,
+		 fmt);
+	snprintf(tail, sizeof(tail), " fps; input %llu bytes in %u buffers; output %llu bytes\n",
+		 (unsigned long long)in_bytes, in_bufs,
+		 (unsigned long long)frames * w * h * 3 / 2);
+	ok = strncmp(line, head, strlen(head)) == 0 && strlen(line) > strlen(tail) &&
+	     strcmp(line + strlen(line) - strlen(tail), tail) == 0;
+	CHECK(ok);
+	if (!ok)
+		fprintf(stderr, "  want: %s...%s  line: %s  stdout: %s  stderr: %s\n", head, tail,
+			line, out, err);
+}
+
 /* "decoded N frames (WxH FMT) in S s, F fps; input B bytes in K buffers; output O bytes" */
 static void check_summary(unsigned frames, uint32_t w, uint32_t h, const char *fmt,
 			  uint64_t in_bytes, unsigned in_bufs)
 {
-	char head[128], tail[160];
-
-	snprintf(head, sizeof(head), "decoded %u frames (%ux%u %s) in ", frames, w, h, fmt);
-	snprintf(tail, sizeof(tail), " fps; input %llu bytes in %u buffers; output %llu bytes\n",
-		 (unsigned long long)in_bytes, in_bufs,
-		 (unsigned long long)frames * w * h * 3 / 2);
-	CHECK(strncmp(out, head, strlen(head)) == 0);
-	CHECK(strlen(out) > strlen(tail) &&
-	      strcmp(out + strlen(out) - strlen(tail), tail) == 0);
+	check_summary_line(out, "", frames, w, h, fmt, in_bytes, in_bufs);
 	CHECK_EQ(count_lines(out), 1);
-	if (strncmp(out, head, strlen(head)) != 0 || !strstr(out, tail))
-		fprintf(stderr, "  stdout was: %s  stderr was: %s\n", out, err);
 }
 
 /* Decodes in_path with extra client options; checks exit 0, the summary, that one
@@ -837,6 +889,420 @@ static void t_daemon_not_running(void)
 	unlink(path);
 }
 
+/* ---- mid-stream operations and several streams ------------------------------------ */
+
+/* Runs a 640x480 FWHT decode of in_path into out_path with extra options; returns the
+ * exit status (and shows stderr when it is not 0 or stderr is not empty). */
+static int run_decode(const char *pix, const char *const *extra)
+{
+	const char *args[44] = { "--socket-path", dp.sock, "--stream-from", in_path,
+				 "--stream-to", out_path, "--coded-format", "fwht",
+				 "--width", "640", "--height", "480", "--pixel-format", pix };
+	unsigned n = 14;
+	int st;
+
+	for (unsigned i = 0; extra && extra[i] && n < 43; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	unlink(out_path);
+	st = run_client(args, 60000, NULL);
+	if (st != 0 || err[0])
+		fprintf(stderr, "  status %d, stderr was: %s\n", st, err);
+	return st;
+}
+
+static void t_help_lists_midstream_options(void)
+{
+	/* The VM tests switch their cases on when --help names these options. */
+	CHECK_EQ(run_client((const char *[]){ "--help", NULL }, 5000, NULL), 0);
+	CHECK(strstr(out, "--drain-after N") != NULL);
+	CHECK(strstr(out, "--clear-after N") != NULL);
+	CHECK(strstr(out, "--destroy-after N") != NULL);
+	CHECK(strstr(out, "--streams N") != NULL);
+}
+
+/* DRAIN after 5 of 12 buffers, EOS, then the other 7: the null backend numbers its
+ * pictures per session, so the output is exactly an uninterrupted decode. */
+static void t_drain_then_continue(void)
+{
+	char line[256];
+
+	REQUIRE(make_input(12 * 4096, 11));
+	CHECK_EQ(run_decode("yuv420", (const char *[]){ "--chunk-size", "4096",
+							  "--drain-after", "5", NULL }), 0);
+	CHECK_EQ(err[0], 0);
+	CHECK_EQ(count_lines(out), 2);
+	CHECK(strcmp(nth_line(out, 0, line, sizeof(line)),
+		     "drain after 5 input buffers: the EOS came after 5 frames, then 7 more "
+		     "frames\n") == 0);
+	check_summary_line(nth_line(out, 1, line, sizeof(line)), "", 12, 640, 480, "yuv420",
+			   12 * 4096, 12);
+	check_pattern(12, 640, 480, false);
+}
+
+/* The same with one FWHT frame per buffer, split chains and scattered NV12 buffers;
+ * the line says whether the frame fed after the drain is an I frame (GOP 3: 0, 3, 6). */
+static void t_drain_then_continue_fwht_split(void)
+{
+	size_t len = make_fwht_gop(9, 640, 480, 0, 3);
+	char line[256];
+
+	REQUIRE(len > 0);
+	CHECK_EQ(run_decode("nv12", (const char *[]){ "--frame-sizes-from-fwht", "--drain-after",
+							"3", "--layout", "split", "--scattered",
+							NULL }), 0);
+	CHECK_EQ(count_lines(out), 2);
+	CHECK(strcmp(nth_line(out, 0, line, sizeof(line)),
+		     "drain after 3 input buffers: the EOS came after 3 frames, then 6 more "
+		     "frames (fed on from an I frame)\n") == 0);
+	check_summary_line(nth_line(out, 1, line, sizeof(line)), "", 9, 640, 480, "nv12", len, 9);
+	check_pattern(9, 640, 480, true);
+
+	CHECK_EQ(run_decode("nv12", (const char *[]){ "--frame-sizes-from-fwht", "--drain-after",
+							"4", "--layout", "split", NULL }), 0);
+	CHECK_EQ(count_lines(out), 2);
+	CHECK(strcmp(nth_line(out, 0, line, sizeof(line)),
+		     "drain after 4 input buffers: the EOS came after 4 frames, then 5 more "
+		     "frames (fed on from a P frame)\n") == 0);
+	check_summary_line(nth_line(out, 1, line, sizeof(line)), "", 9, 640, 480, "nv12", len, 9);
+	check_pattern(9, 640, 480, true);
+}
+
+/* "clear after N input buffers: B frames before it; cancelled I input and O output
+ * buffers; REST": B, I and O, or false when the line is not there. */
+static bool parse_clear_line(const char *line, unsigned n, unsigned *before, unsigned *in,
+			     unsigned *outb, const char *rest)
+{
+	unsigned got_n = 0;
+	int used = 0;
+
+	if (sscanf(line, "clear after %u input buffers: %u frames before it; cancelled %u input "
+		   "and %u output buffers; %n", &got_n, before, in, outb, &used) != 4 ||
+	    used == 0 || got_n != n) {
+		fprintf(stderr, "  not a clear line for %u: %s", n, line);
+		return false;
+	}
+	if (strcmp(line + used, rest) != 0) {
+		fprintf(stderr, "  clear line ends '%s', want '%s'\n", line + used, rest);
+		return false;
+	}
+	return true;
+}
+
+/* QUEUE_CLEAR of both queues after 5 of 12 chunks, once pictures come out. Each of the
+ * 5 inputs was either decoded (one picture) or came back cancelled; the 7 chunks after
+ * are decoded; the pictures keep the session's numbering. */
+static void t_clear_midstream_chunks(void)
+{
+	unsigned before = 0, cin = 0, cout = 0;
+	char line[256];
+
+	REQUIRE(make_input(12 * 4096, 12));
+	CHECK_EQ(run_decode("yuv420", (const char *[]){ "--chunk-size", "4096",
+							  "--clear-after", "5", NULL }), 0);
+	CHECK_EQ(err[0], 0);
+	CHECK_EQ(count_lines(out), 2);
+	REQUIRE(parse_clear_line(nth_line(out, 0, line, sizeof(line)), 5, &before, &cin, &cout,
+				 "fed on with the next buffer\n"));
+	CHECK(before >= 1);
+	CHECK_EQ(before + cin, 5);
+	CHECK(cout <= 4); /* the null backend's 2 + 2 output buffers at most */
+	check_summary_line(nth_line(out, 1, line, sizeof(line)), "", before + 7, 640, 480,
+			   "yuv420", 12 * 4096, 12);
+	check_pattern(before + 7, 640, 480, false);
+}
+
+/* With FWHT frames the feeding resumes at the next I frame: GOP 4 puts them at 0, 4
+ * and 8, so a clear after 5 skips frames 5-7; after 9 there is none left. */
+static void t_clear_midstream_fwht_next_i_frame(void)
+{
+	unsigned before = 0, cin = 0, cout = 0;
+	size_t first5 = 0, last4 = 0, first9 = 0;
+	char line[256];
+
+	REQUIRE(make_fwht_gop(12, 640, 480, 0, 4) > 0);
+	for (unsigned i = 0; i < 12; i++) {
+		first5 += i < 5 ? fwht_frame_len(i) : 0;
+		first9 += i < 9 ? fwht_frame_len(i) : 0;
+		last4 += i >= 8 ? fwht_frame_len(i) : 0;
+	}
+	CHECK_EQ(run_decode("yuv420", (const char *[]){ "--frame-sizes-from-fwht",
+							  "--clear-after", "5", NULL }), 0);
+	CHECK_EQ(count_lines(out), 2);
+	REQUIRE(parse_clear_line(nth_line(out, 0, line, sizeof(line)), 5, &before, &cin, &cout,
+				 "fed on from frame 8 (the next I frame, 3 skipped)\n"));
+	CHECK(before >= 1);
+	CHECK_EQ(before + cin, 5);
+	check_summary_line(nth_line(out, 1, line, sizeof(line)), "", before + 4, 640, 480,
+			   "yuv420", first5 + last4, 9);
+	check_pattern(before + 4, 640, 480, false);
+
+	CHECK_EQ(run_decode("yuv420", (const char *[]){ "--frame-sizes-from-fwht",
+							  "--clear-after", "9", NULL }), 0);
+	CHECK_EQ(count_lines(out), 2);
+	REQUIRE(parse_clear_line(nth_line(out, 0, line, sizeof(line)), 9, &before, &cin, &cout,
+				 "no I frame follows: nothing more fed (3 skipped)\n"));
+	CHECK(before >= 1);
+	CHECK_EQ(before + cin, 9);
+	check_summary_line(nth_line(out, 1, line, sizeof(line)), "", before, 640, 480, "yuv420",
+			   first9, 9);
+	check_pattern(before, 640, 480, false);
+}
+
+/* STREAM_DESTROY after 5 of 20 pictures, buffers queued: every pending request answered
+ * (the client checks), the counts add up, the output is the first 5 pictures, and the
+ * daemon serves the next decode. */
+static void t_destroy_midstream(void)
+{
+	unsigned pend, pin, pout, pdrain, canc, cin, cout, cdrain, done, bufs;
+	unsigned long long bytes;
+	char line[256];
+	int n;
+
+	REQUIRE(make_input(20 * 4096, 13));
+	CHECK_EQ(run_decode("yuv420", (const char *[]){ "--chunk-size", "4096",
+							  "--destroy-after", "5", NULL }), 0);
+	CHECK_EQ(err[0], 0);
+	CHECK_EQ(count_lines(out), 2);
+	n = sscanf(nth_line(out, 0, line, sizeof(line)),
+		   "destroy after 5 frames: %u requests pending (%u input, %u output, %u drain), "
+		   "all answered: %u cancelled (%u input, %u output, %u drain), %u completed\n",
+		   &pend, &pin, &pout, &pdrain, &canc, &cin, &cout, &cdrain, &done);
+	CHECK_EQ(n, 9);
+	if (n == 9) {
+		CHECK_EQ(pend, pin + pout + pdrain);
+		CHECK_EQ(canc, cin + cout + cdrain);
+		CHECK_EQ(done, pend - canc);
+		CHECK(cin <= pin);
+		CHECK(cout <= pout);
+		CHECK_EQ(pout, 4); /* every output buffer is queued again at once */
+		CHECK_EQ(pdrain, 0); /* 15 chunks were still to come */
+		CHECK_EQ(cdrain, 0);
+		CHECK(canc >= 1);
+	}
+	/* Only 5 pictures written; the inputs fed are between 5 and 5 + 4 in flight. */
+	nth_line(out, 1, line, sizeof(line));
+	n = sscanf(line, "decoded 5 frames (640x480 yuv420) in %*f s, %*f fps; input %llu bytes "
+		   "in %u buffers; output 2304000 bytes\n", &bytes, &bufs);
+	CHECK_EQ(n, 2);
+	CHECK(bufs >= 5 && bufs <= 9);
+	CHECK_EQ(bytes, (unsigned long long)bufs * 4096);
+	check_pattern(5, 640, 480, false);
+
+	CHECK(daemon_alive(&dp));
+	CHECK(it_fresh_session_works(dp.sock));
+	REQUIRE(make_input(6 * 4096, 14));
+	decode_and_check("fwht", 640, 480, "yuv420", 6, 6 * 4096,
+			 (const char *[]){ "--chunk-size", "4096", NULL });
+}
+
+/* Two streams of one connection decode the same input: OUT and OUT.2, both exact. */
+static void t_two_streams_same_input(void)
+{
+	char out2[192], line[256];
+
+	snprintf(out2, sizeof(out2), "%s.2", out_path);
+	unlink(out2);
+	REQUIRE(make_input(8 * 4096, 15));
+	CHECK_EQ(run_decode("yuv420", (const char *[]){ "--chunk-size", "4096", "--streams",
+							  "2", NULL }), 0);
+	CHECK_EQ(err[0], 0);
+	CHECK_EQ(count_lines(out), 2);
+	check_summary_line(nth_line(out, 0, line, sizeof(line)), "stream 1: ", 8, 640, 480,
+			   "yuv420", 8 * 4096, 8);
+	check_summary_line(nth_line(out, 1, line, sizeof(line)), "stream 2: ", 8, 640, 480,
+			   "yuv420", 8 * 4096, 8);
+	check_pattern(8, 640, 480, false);
+	check_pattern_at(out2, 8, 640, 480, false);
+	unlink(out2);
+}
+
+/* The n-th --stream-from/--stream-to pair is stream n: different inputs, different
+ * lengths, indirect chains; each output equals a single-stream decode of its input. */
+static void t_two_streams_own_inputs(void)
+{
+	char in2[192], out2[192], line[256];
+	const char *args[] = { "--socket-path", dp.sock, "--stream-from", in_path, "--stream-to",
+			       out_path, "--coded-format", "h264", "--width", "320", "--height",
+			       "240", "--pixel-format", "nv12", "--chunk-size", "3000",
+			       "--layout", "indirect", "--streams", "2", "--stream-from", in2,
+			       "--stream-to", out2, NULL };
+	uint8_t junk[11 * 3000];
+	int st;
+
+	snprintf(in2, sizeof(in2), "%s/input2.bin", dp.dir);
+	snprintf(out2, sizeof(out2), "%s/output2.yuv", dp.dir);
+	memset(junk, 0x5a, sizeof(junk));
+	REQUIRE(write_file(in2, junk, sizeof(junk)));
+	REQUIRE(make_input(6 * 3000, 16));
+	unlink(out_path);
+	unlink(out2);
+	st = run_client(args, 60000, NULL);
+	CHECK_EQ(st, 0);
+	if (st != 0)
+		fprintf(stderr, "  stderr was: %s\n", err);
+	CHECK_EQ(count_lines(out), 2);
+	check_summary_line(nth_line(out, 0, line, sizeof(line)), "stream 1: ", 6, 320, 240,
+			   "nv12", 6 * 3000, 6);
+	check_summary_line(nth_line(out, 1, line, sizeof(line)), "stream 2: ", 11, 320, 240,
+			   "nv12", 11 * 3000, 11);
+	check_pattern_at(out_path, 6, 320, 240, true);
+	check_pattern_at(out2, 11, 320, 240, true);
+	unlink(in2);
+	unlink(out2);
+}
+
+/* Three streams, each draining mid-stream: every stream its own drain and EOS. */
+static void t_three_streams_drain(void)
+{
+	char outn[192], line[256];
+
+	REQUIRE(make_input(6 * 4096, 17));
+	CHECK_EQ(run_decode("yuv420", (const char *[]){ "--chunk-size", "4096", "--streams",
+							  "3", "--drain-after", "2", NULL }), 0);
+	CHECK_EQ(err[0], 0);
+	CHECK_EQ(count_lines(out), 6);
+	for (unsigned i = 0; i < 3; i++) {
+		char want[160], prefix[16];
+
+		snprintf(prefix, sizeof(prefix), "stream %u: ", i + 1);
+		snprintf(want, sizeof(want), "%sdrain after 2 input buffers: the EOS came after "
+			 "2 frames, then 4 more frames\n", prefix);
+		CHECK(strcmp(nth_line(out, 2 * i, line, sizeof(line)), want) == 0);
+		check_summary_line(nth_line(out, 2 * i + 1, line, sizeof(line)), prefix, 6, 640,
+				   480, "yuv420", 6 * 4096, 6);
+		if (i == 0) {
+			check_pattern(6, 640, 480, false);
+		} else {
+			snprintf(outn, sizeof(outn), "%s.%u", out_path, i + 1);
+			check_pattern_at(outn, 6, 640, 480, false);
+			unlink(outn);
+		}
+	}
+}
+
+/* Two streams each destroyed mid-stream, then the daemon serves on. */
+static void t_two_streams_destroy(void)
+{
+	char out2[192];
+	unsigned pend, canc;
+
+	snprintf(out2, sizeof(out2), "%s.2", out_path);
+	REQUIRE(make_input(16 * 4096, 18));
+	CHECK_EQ(run_decode("nv12", (const char *[]){ "--chunk-size", "4096", "--streams", "2",
+							"--destroy-after", "3", NULL }), 0);
+	CHECK_EQ(count_lines(out), 4);
+	CHECK_EQ(sscanf(out, "stream 1: destroy after 3 frames: %u requests pending (%*u input, "
+			"%*u output, %*u drain), all answered: %u cancelled", &pend, &canc), 2);
+	CHECK(strstr(out, "\nstream 2: destroy after 3 frames: ") != NULL);
+	CHECK(strstr(out, "\nstream 2: decoded 3 frames (640x480 nv12) in ") != NULL);
+	check_pattern(3, 640, 480, true);
+	check_pattern_at(out2, 3, 640, 480, true);
+	unlink(out2);
+	CHECK(daemon_alive(&dp));
+	CHECK(it_fresh_session_works(dp.sock));
+}
+
+/* A mid-stream operation that the input leaves no room for is an error, not a pass. */
+static void t_midstream_runtime_errors(void)
+{
+	const char *base[] = { "--socket-path", dp.sock, "--stream-from", in_path,
+			       "--stream-to", out_path, "--coded-format", "fwht", "--width",
+			       "640", "--height", "480", "--pixel-format", "yuv420",
+			       "--chunk-size", "4096", NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	char empty[192];
+
+	REQUIRE(make_input(12 * 4096, 19));
+	base[16] = "--drain-after";
+	base[17] = "12";
+	expect_runtime_error(base, "--drain-after 12: ");
+	CHECK(strstr(err, "makes only 12 input buffers, so nothing would follow the drain") !=
+	      NULL);
+	base[16] = "--clear-after";
+	base[17] = "40";
+	expect_runtime_error(base, "makes only 12 input buffers, so nothing would follow the "
+			     "clear");
+	base[16] = "--destroy-after";
+	base[17] = "13";
+	expect_runtime_error(base, "--destroy-after 13: the stream ended after 12 frames");
+	/* The stream that failed is named when several run. */
+	snprintf(empty, sizeof(empty), "%s/empty.bin", dp.dir);
+	REQUIRE(write_file(empty, (const uint8_t *)"", 0));
+	base[16] = "--streams";
+	base[17] = "2";
+	base[18] = "--stream-from";
+	base[19] = empty;
+	base[20] = "--stream-to";
+	base[21] = "/nonexistent-dir/x.yuv"; /* never created: the input check comes first */
+	expect_runtime_error(base, "stream 2: ");
+	CHECK(strstr(err, "empty.bin is empty") != NULL);
+	unlink(empty);
+}
+
+static void t_midstream_usage_errors(void)
+{
+	const char *nine[40] = { "-s", "/x.sock" };
+	unsigned n = 2;
+
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--drain-after", "0", NULL },
+			   "--drain-after: '0' is not a positive number");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--clear-after", "x", NULL },
+			   "--clear-after: 'x' is not a positive number");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--destroy-after", "-1", NULL },
+			   "--destroy-after: '-1' is not a positive number");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--destroy-after", "4294967296",
+					     NULL },
+			   "--destroy-after: '4294967296' is not a positive number");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--streams", "0", NULL },
+			   "--streams: '0' is not a number from 1 to 8");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--streams", "9", NULL },
+			   "--streams: '9' is not a number from 1 to 8");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--info", "--drain-after", "3",
+					     NULL },
+			   "decoding options need --stream-from FILE");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--info", "--streams", "2", NULL },
+			   "decoding options need --stream-from FILE");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--coded-format", "fwht", "--width", "64",
+					     "--height", "64", "--pixel-format", "nv12",
+					     "--drain-after", "2", "--clear-after", "3", NULL },
+			   "--drain-after, --clear-after and --destroy-after exclude each other");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--coded-format", "fwht", "--width", "64",
+					     "--height", "64", "--pixel-format", "nv12",
+					     "--destroy-after", "2", "--clear-after", "3", NULL },
+			   "exclude each other");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--stream-from", "c", "--coded-format", "fwht",
+					     NULL },
+			   "each --stream-from needs its own --stream-to (2 FILEs, 1 OUTs)");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--stream-from", "c", "--stream-to", "d",
+					     "--coded-format", "fwht", "--width", "64", "--height",
+					     "64", "--pixel-format", "nv12", "--streams", "1",
+					     NULL },
+			   "--streams 1, but 2 --stream-from FILEs");
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "b", "--stream-from", "c", "--stream-to", "b",
+					     "--coded-format", "fwht", "--width", "64", "--height",
+					     "64", "--pixel-format", "nv12", NULL },
+			   "streams 1 and 2 would both write b");
+	/* A generated OUT.n may not collide with a name given either. */
+	expect_usage_error((const char *[]){ "-s", "/x.sock", "--stream-from", "a", "--stream-to",
+					     "o", "--stream-from", "c", "--stream-to", "o.3",
+					     "--coded-format", "fwht", "--width", "64", "--height",
+					     "64", "--pixel-format", "nv12", "--streams", "3",
+					     NULL },
+			   "streams 2 and 3 would both write o.3");
+	for (unsigned i = 0; i < 9; i++) {
+		nine[n++] = "--stream-from";
+		nine[n++] = "a";
+	}
+	nine[n] = NULL;
+	expect_usage_error(nine, "--stream-from: at most 8 files");
+}
+
 /* After every client above (each one a full session), the daemon serves the next. */
 static void t_daemon_still_serves(void)
 {
@@ -878,6 +1344,18 @@ int main(void)
 		RUN_TEST(t_unsupported_format);
 		RUN_TEST(t_usage_errors);
 		RUN_TEST(t_daemon_not_running);
+		RUN_TEST(t_help_lists_midstream_options);
+		RUN_TEST(t_drain_then_continue);
+		RUN_TEST(t_drain_then_continue_fwht_split);
+		RUN_TEST(t_clear_midstream_chunks);
+		RUN_TEST(t_clear_midstream_fwht_next_i_frame);
+		RUN_TEST(t_destroy_midstream);
+		RUN_TEST(t_two_streams_same_input);
+		RUN_TEST(t_two_streams_own_inputs);
+		RUN_TEST(t_three_streams_drain);
+		RUN_TEST(t_two_streams_destroy);
+		RUN_TEST(t_midstream_runtime_errors);
+		RUN_TEST(t_midstream_usage_errors);
 		RUN_TEST(t_daemon_still_serves);
 		RUN_TEST(t_daemon_stops_cleanly);
 		unlink(in_path);
