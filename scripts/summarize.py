@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Adds up the per-binary "NAME: N passed, N failed" lines of meson test logs.
 A test binary that failed without such a line (crash, timeout) counts as one
-failure. Prints one line per build dir and the closing total."""
+failure. --extra LOG adds a plain log whose last "NAME: N passed, N failed"
+line counts (a log without one counts as one failure). Prints one line per
+build dir or log and the closing total."""
 import json
 import re
 import sys
@@ -9,7 +11,22 @@ import sys
 LINE = re.compile(r"^(\S+): (\d+) passed, (\d+) failed$", re.M)
 
 total_pass = total_fail = 0
-for build in sys.argv[1:]:
+args = sys.argv[1:]
+extras = []
+while len(args) >= 2 and args[0] == "--extra":
+    extras.append(args[1])
+    args = args[2:]
+for log in extras:
+    try:
+        with open(log) as fh:
+            found = LINE.findall(fh.read())
+    except OSError:
+        found = []
+    p, f = (int(found[-1][1]), int(found[-1][2])) if found else (0, 1)
+    print(f"{log}: {p} passed, {f} failed")
+    total_pass += p
+    total_fail += f
+for build in args:
     bpass = bfail = 0
     with open(f"{build}/meson-logs/testlog.json") as fh:
         for raw in fh:

@@ -22,14 +22,20 @@
  *    with at least one picture buffer at hand.
  *  - SOURCE_CHANGE while it streams: pictures keep coming until the buffer flagged LAST;
  *    then STREAMOFF(CAPTURE), REQBUFS(CAPTURE, 0), the format is read again and reported
- *    as above. Buffers still held go back to the waiting list (the guest usually clears
- *    them; if not they are queued again, or returned with ERR if too small).
+ *    as above. Buffers still held go back to the waiting list.
+ *  - After a change reported while the guest had picture buffers with us, the capture
+ *    queue stays down until the guest clears its OUTPUT queue (QUEUE_CLEAR or
+ *    RESOURCE_DESTROY_ALL): until then it may still queue old buffers again (it requeues
+ *    the pictures it got before it reads the event; Linux's driver even reads the params
+ *    from its event handler), and a picture of the new size decoded into one of them
+ *    would be thrown away by that clear: a lost frame.
  *  - drain: V4L2_DEC_CMD_STOP once both queues stream (deferred until then); the LAST
  *    buffer comes back with EOS, then drain_done; then DEC_CMD_START so decoding can go
  *    on, and if the pic queue still answers EPIPE (vicodec keeps its "last buffer
- *    dequeued" state), STREAMOFF/STREAMON(CAPTURE). A drain with nothing decodable
- *    (no stream header found, no bitstream left in the driver) completes at once, the
- *    EOS going to the next picture buffer.
+ *    dequeued" state), STREAMOFF/STREAMON(CAPTURE). (vicodec then also drops its reference
+ *    frame: P frames up to the next I frame decode wrong; nothing here can prevent that.)
+ *    A drain with nothing decodable (no stream header found, no bitstream left in the
+ *    driver) completes at once, the EOS going to the next picture buffer.
  *  - clear(INPUT): STREAMOFF(OUTPUT) (a seek); clear(OUTPUT): STREAMOFF(CAPTURE); the next
  *    queue_* streams again. A LAST nobody asked for (a drain cut short) restarts the
  *    decoder the same way as after a drain.
@@ -42,10 +48,10 @@
  * a bounce buffer and the bytes are counted (bytes_copied). E.g. a PER_PLANE YUV420
  * resource for a driver whose YU12 keeps the planes back to back: the U plane (w*h/4
  * bytes) ends inside a page, so V cannot be mapped right after it. A picture buffer too
- * small for the picture is returned with ERR without reaching the driver. A driver refusing USERPTR gets
- * MMAP buffers and every byte is copied. vb2 reuses its pinned pages when a buffer index
- * is queued again with the same pointer and length, so a slot (V4L2 index) keeps its
- * mapping while the same pages come back, and gets a new address when they change.
+ * small for the picture is returned with ERR without reaching the driver. A driver refusing
+ * USERPTR gets MMAP buffers and every byte is copied. vb2 reuses its pinned pages when a
+ * buffer index is queued again with the same pointer and length, so a slot (V4L2 index)
+ * keeps its mapping while the same pages come back, and gets a new address when they change.
  *
  * Timestamps: each input gets a ticket (a session counter) carried in the V4L2 timeval,
  * which the kernel turns into nanoseconds and back exactly; the picture's ticket gives
@@ -187,6 +193,8 @@ struct backend_session {
 
 	enum pic_state pic_state;
 	bool setup_armed;
+	bool pic_queued;    /* picture buffers queued since the guest's last clear(OUTPUT) */
+	bool await_clear;   /* no capture set-up before the guest's next clear(OUTPUT) */
 	enum drain_state drain;
 	bool eos_owed;      /* the next picture buffer ends a drain */
 	bool broken;
@@ -1230,6 +1238,10 @@ static void report_format(struct backend_session *s)
 		fail_stream(s, "the decoded format cannot be used", ret);
 		return;
 	}
+	/* Not the first format, and the guest holds picture buffers of the old one: they are
+	 * not ours to decode into until the guest has cleared them. */
+	if (s->pic_state != PIC_NO_FORMAT && s->pic_queued)
+		s->await_clear = true;
 	s->pic_state = PIC_NEED_SETUP;
 	s->setup_armed = false;
 	s->res_change_owed = true;
@@ -1249,6 +1261,34 @@ static void finish_res_change(struct backend_session *s)
 	report_format(s);
 }
 
+/* The driver's capture format and visible rectangle are still those the buffers were made
+ * for. */
+static bool capture_format_unchanged(struct backend_session *s)
+{
+	struct v4l2_format f = { .type = s->pic.type };
+	struct v4l2_selection sel = {
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .target = V4L2_SEL_TGT_COMPOSE,
+	};
+	const struct v4l2u_pix *cur = &s->pic_pix;
+	struct v4l2u_pix now;
+
+	if (vd_ioctl(s, VIDIOC_G_FMT, &f) < 0)
+		return false;
+	v4l2u_pix_from_format(&f, s->b->mplane, &now);
+	if (now.fourcc != cur->fourcc || now.width != cur->width || now.height != cur->height ||
+	    now.num_planes != cur->num_planes)
+		return false;
+	for (unsigned k = 0; k < now.num_planes && k < VIDEO_MAX_PLANES; k++)
+		if (now.bytesperline[k] != cur->bytesperline[k] ||
+		    now.sizeimage[k] != cur->sizeimage[k])
+			return false;
+	if (vd_ioctl(s, VIDIOC_G_SELECTION, &sel) < 0)
+		return true; /* no rectangle to compare: the format decides */
+	return sel.r.left >= 0 && sel.r.top >= 0 && (uint32_t)sel.r.left == s->out.crop.left &&
+	       (uint32_t)sel.r.top == s->out.crop.top && sel.r.width == s->out.crop.width &&
+	       sel.r.height == s->out.crop.height;
+}
+
 static void on_source_change(struct backend_session *s)
 {
 	switch (s->pic_state) {
@@ -1257,11 +1297,22 @@ static void on_source_change(struct backend_session *s)
 		report_format(s);
 		break;
 	case PIC_STOPPED:
+	case PIC_RUNNING:
+		/* vicodec announces the format again, with no LAST buffer, when its bitstream
+		 * queue streams on while the capture queue does not (as after a seek's two
+		 * clears, when the bitstream comes first); by the time the event is read the
+		 * capture queue may stream again. Nothing changed: nothing to wait for. A
+		 * LAST that comes anyway restarts the decoder like any unasked-for LAST. */
+		if (capture_format_unchanged(s)) {
+			log_debug("v4l2-decoder: source change to the same format: nothing to do");
+			break;
+		}
+		if (s->pic_state == PIC_RUNNING) {
+			s->pic_state = PIC_WAIT_LAST;
+			break;
+		}
 		queue_free(s, &s->pic);
 		report_format(s);
-		break;
-	case PIC_RUNNING:
-		s->pic_state = PIC_WAIT_LAST;
 		break;
 	case PIC_WAIT_LAST:
 		break;
@@ -1579,7 +1630,8 @@ static void pump(struct backend_session *s)
 		}
 		s->pic_state = PIC_RUNNING;
 	}
-	if (s->pic_state == PIC_NEED_SETUP && s->setup_armed && pic->wait.head) {
+	if (s->pic_state == PIC_NEED_SETUP && s->setup_armed && !s->await_clear &&
+	    pic->wait.head) {
 		ret = pic_setup(s);
 		if (ret < 0) {
 			fail_stream(s, "capture set-up", ret);
@@ -2069,8 +2121,11 @@ static int enqueue(struct backend_session *s, struct vd_queue *q, const struct b
 	vb->b = *buf;
 	vb->input = input;
 	list_push(&q->wait, vb);
-	if (!input && s->pic_state == PIC_NEED_SETUP)
-		s->setup_armed = true; /* the guest queues pictures: it has acted on the change */
+	if (!input) {
+		s->pic_queued = true;
+		if (s->pic_state == PIC_NEED_SETUP)
+			s->setup_armed = true; /* the guest queues pictures: it acts on the change */
+	}
 	schedule(s);
 	return 0;
 }
@@ -2115,6 +2170,13 @@ static int v4l2_dec_clear(struct backend_session *s, uint32_t queue_type)
 	queue_streamoff(s, &s->pic, false);
 	list_drop(&s->pic.wait, true, false);
 	list_drop(&s->done, false, false);
+	s->pic_queued = false;
+	if (s->await_clear) {
+		/* The guest let go of its old picture buffers: what it queues now is new. */
+		s->await_clear = false;
+		s->setup_armed = true;
+		schedule(s);
+	}
 	if (s->drain == DRAIN_ISSUED)
 		s->drain = DRAIN_PENDING; /* STREAMOFF(CAPTURE) forgot it: sent again later */
 	if (s->pic_state == PIC_RUNNING) {

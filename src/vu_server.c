@@ -537,6 +537,9 @@ static int h_set_vring_kick(struct vu_server *s, struct vu_msg *msg, struct vu_r
 		return ENOMEM;
 	}
 	vq->started = true;
+	/* A ring set up again (after GET_VRING_BASE or a driver reset) starts clean:
+	 * a broken flag from its previous life would keep it dead until reconnect. */
+	vq->broken = false;
 	s->err_signalled[i] = false;
 	/* Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE: start = enable. */
 	if (!(s->acked_features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))

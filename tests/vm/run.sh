@@ -4,19 +4,23 @@
 # and no module loading on the host, and no KVM needed (QEMU TCG).
 #
 # Usage: tests/vm/run.sh [--build-dir DIR] [--keep] [--shell] [--timeout S] [--only GLOB]
+#                        [--repeat N]
 #   --build-dir DIR  meson build dir with our daemon and client (default: build/check);
 #                    set up if missing, the two binaries are brought up to date with ninja
 #   --keep           keep this run's initramfs and console log (the path is printed)
 #   --shell          an interactive shell in the VM after the tests (console on this terminal)
-#   --timeout S      stop the VM after S seconds (default 300)
+#   --timeout S      stop the VM after S seconds (default 300, times the --repeat count)
 #   --only GLOB      run only the guest cases whose name matches GLOB, e.g. 'daemon-*'
+#   --repeat N       run the cases N times over in one boot (round k > 1 reports NAME.k), to
+#                    catch races; the default time limit grows with N
 #
 # Steps: installs the missing Debian packages; once per kernel version, fetches the guest
 # kernel from the machine's apt sources, builds vicodec.ko + v4l2-mem2mem.ko against the
 # matching headers and keeps the result under the cache directory; then, every run, builds an
 # initramfs (busybox, the modules, v4l2-ctl, our daemon and client, a static yuvtool and
 # guest/decode-tests.sh), boots it and counts the guest's "ok/FAIL/skip NAME" lines.
-# The last line is "vm: N passed, N failed"; the exit status is non-zero on any failure.
+# Measurement cases (perf-*) print "perf: ..." lines; they are repeated, together, just before
+# the last line, which is "vm: N passed, N failed"; the exit status is non-zero on any failure.
 set -euo pipefail
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,7 +29,7 @@ CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/vhost-user-video/vm
 FLAVOUR=amd64
 
 BUILD_DIR=$REPO/build/check
-KEEP=0 SHELL_MODE=0 TIMEOUT=300 ONLY=
+KEEP=0 SHELL_MODE=0 TIMEOUT='' ONLY='' REPEAT=1
 T_START=$EPOCHREALTIME
 
 log() { printf 'vm: %s\n' "$*" >&2; }
@@ -36,7 +40,7 @@ die() {
 	exit 1
 }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-usage() { sed -n '/^# Usage:/,/^#   --only/s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '/^# Usage:/,/^#  *catch races/s/^# \{0,1\}//p' "$0"; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -51,10 +55,14 @@ while [ $# -gt 0 ]; do
 	--only)
 		[[ ${2:-} =~ ^[][A-Za-z0-9*?_.-]+$ ]] || die "--only needs a glob of case names"
 		ONLY=$2; shift 2;;
+	--repeat)
+		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || die "--repeat needs a count"
+		REPEAT=$2; shift 2;;
 	-h | --help) usage; exit 0;;
 	*) usage >&2; die "unknown option '$1'";;
 	esac
 done
+[ -n "$TIMEOUT" ] || TIMEOUT=$((300 * REPEAT))
 
 # ---- host packages ------------------------------------------------------------------------
 
@@ -283,6 +291,7 @@ ACCEL=(-accel tcg -cpu qemu64)
 APPEND="console=ttyS0 quiet panic=-1 oops=panic"
 APPEND+=" cryptomgr.notests tsc=reliable no_timer_check audit=0 mitigations=off"
 [ -z "$ONLY" ] || APPEND+=" vm.only=$ONLY"
+[ "$REPEAT" = 1 ] || APPEND+=" vm.repeat=$REPEAT"
 [ "$SHELL_MODE" = 0 ] || APPEND+=" vm.shell=1"
 QEMU=(qemu-system-x86_64 "${ACCEL[@]}" -smp 2 -m 1G -nodefaults -no-user-config -nographic
 	-serial stdio -no-reboot -net none -kernel "$KDIR/vmlinux" -initrd "$RUN_DIR/initramfs.cpio"
@@ -320,5 +329,6 @@ skipped_names=$(sed -n 's/^skip \([^:]*\):.*/\1/p' "$LOG" | tr '\n' ' ')
 [ "$skipped" -eq 0 ] || log "skipped (not counted as passed): $skipped_names"
 [ "$KEEP" = 0 ] || log "kept $RUN_DIR (initramfs.cpio, console.log)"
 log "total $(since "$T_START") s"
+grep -a '^perf: ' "$LOG" || true
 echo "vm: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
