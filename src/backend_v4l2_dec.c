@@ -1187,10 +1187,12 @@ static int read_capture_format(struct backend_session *s)
 		if (!target)
 			return -ENOTSUP;
 		if (target != vv) {
-			int ri;
+			int ri = -1;
 			struct v4l2u_pix want = s->pic_pix;
 
-			raw_pairs(s, target, &ri);
+			/* target was chosen because it pairs: this finds its index again. */
+			if (!raw_pairs(s, target, &ri) || ri < 0)
+				return -ENOTSUP;
 			want.fourcc = s->b->caps.out_fourcc[ri];
 			want.num_planes = v4l2u_fourcc_mem_planes(want.fourcc);
 			memset(want.bytesperline, 0, sizeof(want.bytesperline));

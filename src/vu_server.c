@@ -709,7 +709,7 @@ struct vu_request_desc {
 #define U64 sizeof(uint64_t)
 #define STATE sizeof(struct vu_vring_state)
 #define REQ(code, h, smin, smax, fmin, fmax, rep, pf) \
-	[code] = { #code + 3, h, smin, smax, fmin, fmax, rep, pf }
+	[code] = { &(#code)[3], h, smin, smax, fmin, fmax, rep, pf }
 
 static const struct vu_request_desc requests[VU_REQUEST_MAX] = {
 	REQ(VU_GET_FEATURES, h_get_features, 0, 0, 0, 0, true, -1),
