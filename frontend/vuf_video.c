@@ -464,6 +464,17 @@ int vuf_video_wait(struct vuf_video *v, int timeout_ms)
 	}
 }
 
+bool vuf_video_has_event(const struct vuf_video *v, uint32_t type, uint32_t stream_id)
+{
+	for (unsigned i = 0; i < v->ev_count; i++) {
+		const struct vuf_video_event *ev = &v->evq[(v->ev_head + i) % VUF_VIDEO_EVENT_FIFO];
+
+		if (ev->type == type && ev->stream_id == stream_id)
+			return true;
+	}
+	return false;
+}
+
 bool vuf_video_next_event(struct vuf_video *v, struct vuf_video_event *ev)
 {
 	if (!v->ev_count)

@@ -152,6 +152,8 @@ int vuf_video_wait(struct vuf_video *v, int timeout_ms);
 int vuf_video_poll(struct vuf_video *v);
 /* Next event in the order the device sent them: true and *ev filled, or false. */
 bool vuf_video_next_event(struct vuf_video *v, struct vuf_video_event *ev);
+/* True when an event of type for stream_id waits in the FIFO (it stays there). */
+bool vuf_video_has_event(const struct vuf_video *v, uint32_t type, uint32_t stream_id);
 /* Next finished asynchronous request in completion order, or NULL. */
 struct vuf_video_req *vuf_video_next_done(struct vuf_video *v);
 

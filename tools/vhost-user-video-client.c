@@ -1072,6 +1072,22 @@ static bool cancelling(const struct decoder *d)
 	return d->clearing || d->destroying;
 }
 
+/* A buffer the device failed outside a clear: a codec error is followed by an ERROR
+ * event for the stream, so wait a moment for it and report the stream error, which
+ * explains the failed buffer. */
+static int fail_buffer(struct decoder *d, const char *what, uint32_t id)
+{
+	for (int t = 0; t < 40; t++) {
+		if (vuf_video_has_event(d->v, VV_EVENT_ERROR, d->stream_id))
+			return fail("the device reported an error on the stream (%s %u came back "
+				    "with the ERR flag)", what, id);
+		if (vuf_video_poll(d->v) < 0)
+			break;
+		usleep(25000);
+	}
+	return fail("the device returned %s %u with the ERR flag", what, id);
+}
+
 static int handle_output_done(struct decoder *d, struct out_buf *b)
 {
 	const struct vuf_video_req *r = &b->req;
@@ -1091,7 +1107,7 @@ static int handle_output_done(struct decoder *d, struct out_buf *b)
 		}
 		if (d->reconfiguring || d->tearing_down)
 			return 0;
-		return fail("the device returned output buffer %u with the ERR flag", b->res.id);
+		return fail_buffer(d, "output buffer", b->res.id);
 	}
 	if (r->size > 0 && (!limit || d->frames < limit)) {
 		if (write_picture(d, b, r->size))
@@ -1135,8 +1151,7 @@ static int handle_done(struct decoder *d, struct vuf_video_req *r)
 			return 0;
 		}
 		if ((r->flags & VV_BUFFER_FLAG_ERR) && !d->tearing_down)
-			return fail("the device could not consume input buffer %u (ERR flag)",
-				    b->res.id);
+			return fail_buffer(d, "input buffer", b->res.id);
 		return 0;
 	}
 	if (is_out_req(d, r))
