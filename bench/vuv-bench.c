@@ -1338,8 +1338,8 @@ static void figure_direct(void)
 	 * only one is vicodec inside tests/vm's VM, which checks output but times nothing.
 	 * There is no libavcodec backend. Nothing here is guessed. */
 	if (!have_video_node())
-		fig_na(f, "n/a: no V4L2 decoder on this host (tests/vm's vicodec VM does not "
-			  "time decodes yet); no libavcodec backend");
+		fig_na(f, "n/a on this host: no V4L2 decoder (bench/run.sh times vicodec in "
+			  "the VM as 5v4l2); no libavcodec backend yet");
 	else
 		fig_na(f, "n/a: direct-path timing not written yet (clips: v4l2-decoder issue)");
 }
