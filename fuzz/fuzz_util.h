@@ -38,6 +38,8 @@ void fuzz_quiet_logs(void);
 
 /* Open fds of the process (for leak checks). */
 unsigned fuzz_count_fds(void);
+/* Mappings of fuzz_memfd() files ("/memfd:fuzz-guest") still in the address space. */
+unsigned fuzz_count_guest_maps(void);
 
 /* A memfd of size bytes, or -1. */
 int fuzz_memfd(size_t size);

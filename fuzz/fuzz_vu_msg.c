@@ -35,21 +35,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Mappings of our memfds ("/memfd:fuzz-guest") still in the address space. */
-static unsigned count_guest_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	unsigned n = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "/memfd:fuzz-guest"))
-			n++;
-	fclose(f);
-	return n;
-}
 
 struct harness {
 	struct event_loop *loop;
@@ -154,7 +139,7 @@ static bool one_message(struct harness *h, struct fuzz_in *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned fds_before = fuzz_count_fds();
-	unsigned maps_before = count_guest_maps();
+	unsigned maps_before = fuzz_count_guest_maps();
 	struct harness h = { .peer_fd = -1, .last_memfd = -1 };
 	struct vv_device_stats st;
 	struct fuzz_in in;
@@ -188,6 +173,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(h.last_memfd);
 
 	FUZZ_CHECK(fuzz_count_fds() == fds_before);
-	FUZZ_CHECK(count_guest_maps() == maps_before);
+	FUZZ_CHECK(fuzz_count_guest_maps() == maps_before);
 	return 0;
 }

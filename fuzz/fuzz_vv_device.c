@@ -1067,20 +1067,6 @@ static void env_down(void)
 	}
 }
 
-static unsigned count_guest_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	unsigned n = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "/memfd:fuzz-guest"))
-			n++;
-	fclose(f);
-	return n;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -1099,7 +1085,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned fds_before = fuzz_count_fds();
-	unsigned maps_before = count_guest_maps();
+	unsigned maps_before = fuzz_count_guest_maps();
 	struct fuzz_in in;
 	uint8_t features, sizes;
 
@@ -1112,6 +1098,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	finish();
 	env_down();
 	FUZZ_CHECK(fuzz_count_fds() == fds_before);
-	FUZZ_CHECK(count_guest_maps() == maps_before);
+	FUZZ_CHECK(fuzz_count_guest_maps() == maps_before);
 	return 0;
 }
