@@ -70,6 +70,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "iov.h"
 #include "log.h"
 #include "v4l2_util.h"
 
@@ -633,29 +634,11 @@ static int ensure_bounce(struct backend_session *s, struct vd_queue *q, struct v
 	return 0;
 }
 
-/* Copies between a host segment list and a flat buffer; returns bytes moved. */
+/* Copies between a plane's host segments and a flat buffer; returns bytes moved. */
 static size_t segs_copy(const struct backend_plane *bp, size_t off, uint8_t *flat, size_t len,
 			bool to_guest)
 {
-	size_t done = 0;
-
-	for (unsigned i = 0; i < bp->nsegs && done < len; i++) {
-		size_t sl = bp->segs[i].iov_len, n;
-		uint8_t *base = bp->segs[i].iov_base;
-
-		if (off >= sl) {
-			off -= sl;
-			continue;
-		}
-		n = sl - off < len - done ? sl - off : len - done;
-		if (to_guest)
-			memcpy(base + off, flat + done, n);
-		else
-			memcpy(flat + done, base + off, n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	return iov_copy(bp->segs, bp->nsegs, off, flat, len, to_guest);
 }
 
 /* Bitstream into the bounce buffer: the data of each guest plane, end to end. */

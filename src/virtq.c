@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "iov.h"
 #include "log.h"
 
 /* One load of a little-endian ring field (no re-fetch by the compiler). */
@@ -339,38 +340,11 @@ int vq_pop_chain(struct virtq *vq, struct vq_chain *c)
 	return 1;
 }
 
-/* Copies between buf and the byte stream formed by segs, from offset on. */
-static size_t segs_copy(const struct iovec *segs, unsigned nsegs, size_t offset, uint8_t *buf,
-			size_t len, bool into_segs)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < nsegs && done < len; i++) {
-		size_t seg_len = segs[i].iov_len, chunk;
-		uint8_t *seg = segs[i].iov_base;
-
-		if (offset >= seg_len) {
-			offset -= seg_len;
-			continue;
-		}
-		chunk = seg_len - offset;
-		if (chunk > len - done)
-			chunk = len - done;
-		if (into_segs)
-			memcpy(seg + offset, buf + done, chunk);
-		else
-			memcpy(buf + done, seg + offset, chunk);
-		done += chunk;
-		offset = 0;
-	}
-	return done;
-}
-
 size_t vq_chain_read(const struct vq_chain *c, size_t offset, void *dst, size_t len)
 {
 	unsigned n_read = c->n_read < VQ_MAX_CHAIN_SEGS ? c->n_read : VQ_MAX_CHAIN_SEGS;
 
-	return segs_copy(c->seg, n_read, offset, dst, len, false);
+	return iov_copy(c->seg, n_read, offset, dst, len, false);
 }
 
 size_t vq_chain_write(const struct vq_chain *c, size_t offset, const void *src, size_t len)
@@ -379,8 +353,8 @@ size_t vq_chain_write(const struct vq_chain *c, size_t offset, const void *src, 
 
 	if (n_read > VQ_MAX_CHAIN_SEGS || n_write > VQ_MAX_CHAIN_SEGS - n_read)
 		return 0;
-	/* segs_copy only reads from buf when copying into the segments. */
-	return segs_copy(&c->seg[n_read], n_write, offset, (uint8_t *)(uintptr_t)src, len, true);
+	/* iov_copy only reads from buf when copying into the segments. */
+	return iov_copy(&c->seg[n_read], n_write, offset, (uint8_t *)(uintptr_t)src, len, true);
 }
 
 void vq_push_used(struct virtq *vq, uint16_t head, uint32_t written)
