@@ -6,6 +6,9 @@
 static const struct backend_ops *const backends[] = {
 	&backend_null_ops,
 	&backend_v4l2_dec_ops,
+#ifdef VUV_HAVE_FFMPEG
+	&backend_ffmpeg_ops,
+#endif
 };
 
 const struct backend_ops *backend_find(const char *name)
@@ -20,5 +23,9 @@ const struct backend_ops *backend_find(const char *name)
 
 const char *backend_names(void)
 {
+#ifdef VUV_HAVE_FFMPEG
+	return "null, v4l2-decoder, ffmpeg";
+#else
 	return "null, v4l2-decoder";
+#endif
 }

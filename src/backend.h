@@ -28,6 +28,11 @@ struct backend_session; /* one per stream */
 
 struct backend_config {
 	const char *device_path; /* v4l2-decoder: the video node */
+	/* Software decoders (ffmpeg): codec threads per stream (0 = as many as the
+	 * machine has cores, capped) and whether frame threading may be used (more
+	 * throughput, a few frames more latency). */
+	unsigned decode_threads;
+	bool frame_threading;
 };
 
 /* Where one host segment comes from: the guest-memory file and the offset of the segment's
@@ -112,10 +117,13 @@ struct backend_ops {
 
 /* Registered backends, by --backend name. */
 const struct backend_ops *backend_find(const char *name);
-/* "null, v4l2-decoder": for help and error messages. */
+/* "null, v4l2-decoder, ...": for help and error messages. */
 const char *backend_names(void);
 
 extern const struct backend_ops backend_null_ops;
 extern const struct backend_ops backend_v4l2_dec_ops;
+#ifdef VUV_HAVE_FFMPEG
+extern const struct backend_ops backend_ffmpeg_ops;
+#endif
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include "backend.h"
 #include "event_loop.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vu_server.h"
 #include "vv_device.h"
 
@@ -30,6 +32,13 @@ struct options {
 	const char *backend;
 	bool print_capabilities;
 	int verbosity;
+	unsigned decode_threads;
+	bool frame_threading;
+	enum sandbox_mode sandbox;
+	bool sandbox_given;       /* --sandbox on must not fall back to off */
+	mode_t socket_mode;
+	bool socket_mode_given;
+	const char *socket_group; /* NULL: the creator's group */
 };
 
 struct daemon {
@@ -56,6 +65,16 @@ static void usage(FILE *out)
 		"      --fd FDNUM             serve an already listening or connected socket instead\n"
 		"  -b, --backend BACKEND      video backend [possible values: %s]\n"
 		"  -d, --v4l2-device PATH     video device node for v4l2-decoder [default: /dev/video0]\n"
+		"      --decode-threads N     software decoders: codec threads per stream, 0 = one\n"
+		"                             per core, at most 16 [default: 0]\n"
+		"      --frame-threading on|off  software decoders: decode several frames at once\n"
+		"                             (throughput for a few frames of latency) [default: on]\n"
+		"      --socket-mode MODE     permissions of the socket file, octal, no x bits\n"
+		"                             [default: 0600]\n"
+		"      --socket-group GROUP   group of the socket file (name or number)\n"
+		"      --sandbox on|off|log   seccomp system-call allow-list after start-up: on kills\n"
+		"                             the daemon on a call outside it, log lets the kernel\n"
+		"                             log such calls [default: on where built with libseccomp]\n"
 		"      --print-capabilities   print the vhost-user back-end capabilities (JSON) and exit\n"
 		"  -v, --verbose              log more (repeat for debug messages)\n"
 		"  -h, --help                 print this help and exit\n"
@@ -80,12 +99,20 @@ static int usage_error(const char *fmt, ...)
 /* Returns -1 to continue, or the exit status. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_FD = 256, OPT_PRINT_CAPS };
+	enum {
+		OPT_FD = 256, OPT_PRINT_CAPS, OPT_DECODE_THREADS, OPT_FRAME_THREADING, OPT_SANDBOX,
+		OPT_SOCKET_MODE, OPT_SOCKET_GROUP,
+	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, OPT_FD },
 		{ "backend", required_argument, NULL, 'b' },
 		{ "v4l2-device", required_argument, NULL, 'd' },
+		{ "decode-threads", required_argument, NULL, OPT_DECODE_THREADS },
+		{ "frame-threading", required_argument, NULL, OPT_FRAME_THREADING },
+		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -94,7 +121,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	};
 	int c;
 
-	*o = (struct options){ .fd = -1, .v4l2_device = "/dev/video0", .verbosity = LOG_WARN };
+	*o = (struct options){ .fd = -1, .v4l2_device = "/dev/video0", .verbosity = LOG_WARN,
+			       .frame_threading = true, .socket_mode = 0600,
+			       .sandbox = sandbox_available() ? SANDBOX_ON : SANDBOX_OFF };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:b:d:vhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -113,6 +142,59 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->fd = (int)v;
 			break;
 		}
+		case OPT_DECODE_THREADS: {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 0 || v > 64)
+				return usage_error("--decode-threads: '%s' is not a number from 0 to 64",
+						   optarg);
+			o->decode_threads = (unsigned)v;
+			break;
+		}
+		case OPT_FRAME_THREADING:
+			if (strcmp(optarg, "on") == 0)
+				o->frame_threading = true;
+			else if (strcmp(optarg, "off") == 0)
+				o->frame_threading = false;
+			else
+				return usage_error("--frame-threading: '%s' is not one of on, off",
+						   optarg);
+			break;
+		case OPT_SANDBOX:
+			if (strcmp(optarg, "on") == 0)
+				o->sandbox = SANDBOX_ON;
+			else if (strcmp(optarg, "off") == 0)
+				o->sandbox = SANDBOX_OFF;
+			else if (strcmp(optarg, "log") == 0)
+				o->sandbox = SANDBOX_LOG;
+			else
+				return usage_error("--sandbox: '%s' is not one of on, off, log",
+						   optarg);
+			o->sandbox_given = true;
+			break;
+		case OPT_SOCKET_MODE: {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 8);
+			/* Sockets need no x bit; set-id and sticky bits mean nothing here. */
+			if (errno || *end || end == optarg || optarg[0] == '-' || optarg[0] == '+' ||
+			    v < 0 || v > 0777 || (v & 0111))
+				return usage_error("--socket-mode: '%s' is not an octal mode from 0 to "
+						   "0666 without x bits", optarg);
+			o->socket_mode = (mode_t)v;
+			o->socket_mode_given = true;
+			break;
+		}
+		case OPT_SOCKET_GROUP:
+			if (!optarg[0])
+				return usage_error("%s", "--socket-group: empty group name");
+			o->socket_group = optarg;
+			break;
 		case 'b':
 			o->backend = optarg;
 			break;
@@ -151,6 +233,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (!o->socket_path == (o->fd < 0))
 		return usage_error("%s", "exactly one of --socket-path and --fd is required");
+	if (!o->socket_path && (o->socket_group || o->socket_mode_given))
+		return usage_error("%s", "--socket-mode and --socket-group need --socket-path");
 	return -1;
 }
 
@@ -160,9 +244,36 @@ static void print_capabilities(void)
 	printf("{\n  \"type\": \"video\",\n  \"features\": []\n}\n");
 }
 
-/* Creates the listening socket with owner-only permissions. A stale socket
- * file (nobody listening) is replaced; a live one or any other file is not. */
-static int create_listen_socket(const char *path)
+/* --socket-group: a number is taken as is (like chown), a name must exist. */
+static int resolve_group(const char *name, gid_t *gid)
+{
+	const struct group *gr;
+	char *end;
+	unsigned long v;
+
+	if (name[0] >= '0' && name[0] <= '9') {
+		errno = 0;
+		v = strtoul(name, &end, 10);
+		if (!errno && !*end && v < (unsigned long)(gid_t)-1) {
+			*gid = (gid_t)v;
+			return 0;
+		}
+	}
+	errno = 0;
+	gr = getgrnam(name);
+	if (!gr) {
+		log_err("--socket-group: unknown group '%s'%s%s", name, errno ? ": " : "",
+			errno ? strerror(errno) : "");
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/* Creates the listening socket with the given permissions and group (gid -1:
+ * the creator's). A stale socket file (nobody listening) is replaced; a live
+ * one or any other file is not. */
+static int create_listen_socket(const char *path, mode_t mode, gid_t gid)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -193,14 +304,25 @@ static int create_listen_socket(const char *path)
 		}
 		unlink(path);
 	}
-	old_umask = umask(0077);
+	/* The file is born with the owner's bits only, gets its group, and only
+	 * then the group's and others' bits: nobody else can connect before the
+	 * final mode, and the creator's own group never can. */
+	old_umask = umask(0777 & ~(mode & 0700));
 	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old_umask);
-	/* umask kept others out while binding; sockets need no x bit. */
-	if (ret < 0 || chmod(path, 0600) < 0) {
+	if (ret < 0) {
 		log_err("cannot create socket '%s': %s", path, strerror(errno));
-		if (ret == 0)
-			unlink(path);
+		goto fail;
+	}
+	if (gid != (gid_t)-1 && lchown(path, (uid_t)-1, gid) < 0) {
+		log_err("cannot give socket '%s' group %u: %s", path, (unsigned)gid,
+			strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	if (chmod(path, mode) < 0) {
+		log_err("cannot create socket '%s': chmod: %s", path, strerror(errno));
+		unlink(path);
 		goto fail;
 	}
 	if (listen(fd, 1) < 0) {
@@ -313,6 +435,8 @@ int main(int argc, char **argv)
 	const struct backend_ops *bops;
 	struct backend *backend = NULL;
 	struct vv_device *dev = NULL;
+	gid_t socket_gid = (gid_t)-1;
+	unsigned nallowed;
 	int status = 1;
 	int ret;
 
@@ -325,13 +449,29 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (o.sandbox != SANDBOX_OFF && !sandbox_available()) {
+		if (o.sandbox_given) {
+			log_err("--sandbox %s: this build has no seccomp support (no libseccomp); "
+				"use --sandbox off", o.sandbox == SANDBOX_ON ? "on" : "log");
+			return 1;
+		}
+		o.sandbox = SANDBOX_OFF;
+	}
+	if (!sandbox_available())
+		log_info("sandbox: not available in this build (no libseccomp)");
+	if (o.socket_group && resolve_group(o.socket_group, &socket_gid) < 0)
+		return 1;
+
 	bops = backend_find(o.backend);
 	d.loop = ev_loop_new();
 	if (!d.loop) {
 		log_err("epoll: %s", strerror(errno));
 		return 1;
 	}
-	ret = bops->open(&backend, &(struct backend_config){ .device_path = o.v4l2_device },
+	ret = bops->open(&backend,
+			 &(struct backend_config){ .device_path = o.v4l2_device,
+						   .decode_threads = o.decode_threads,
+						   .frame_threading = o.frame_threading },
 			 d.loop);
 	if (ret < 0)
 		goto out; /* the backend said why */
@@ -351,7 +491,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (o.socket_path) {
-		d.listen_fd = create_listen_socket(o.socket_path);
+		d.listen_fd = create_listen_socket(o.socket_path, o.socket_mode, socket_gid);
 		if (d.listen_fd < 0)
 			goto out;
 		d.socket_path = o.socket_path;
@@ -367,6 +507,16 @@ int main(int argc, char **argv)
 		log_info("listening on %s with backend %s", o.socket_path ? o.socket_path : "--fd",
 			 bops->name);
 	}
+	/* Start-up is over: from here on only serving is left to do. */
+	if (sandbox_install(o.sandbox, &nallowed) < 0)
+		goto out;
+	if (o.sandbox == SANDBOX_ON)
+		log_info("sandbox: %u syscalls allowed; any other kills the daemon (SIGSYS): find "
+			 "it in the kernel's audit log or run with --sandbox log", nallowed);
+	else if (o.sandbox == SANDBOX_LOG)
+		log_info("sandbox: %u syscalls allowed; the kernel logs any other", nallowed);
+	else if (sandbox_available())
+		log_info("sandbox: off");
 
 	while (!d.stop) {
 		ret = ev_loop_run_once(d.loop, -1);

@@ -27,7 +27,22 @@
  * header, so a frame is 44 + size bytes and the next header follows it.
  * From version 3 on, flag 0x400 (FWHT_FL_I_FRAME) marks a frame the encoder
  * coded without reference to the previous one: the place to resume after a
- * seek. */
+ * seek.
+ *
+ * IVF framing (--container ivf, or a file that starts with "DKIF"): a 32-byte
+ * file header of little-endian fields: "DKIF", u16 version, u16 header length,
+ * fourcc, u16 width, u16 height, u32 rate, u32 scale, u32 frame count, u32
+ * unused; the frames start at the header length, each a 12-byte header (u32
+ * payload size, u64 pts) and the payload. One payload per input buffer, as
+ * V4L2 defines VP8 and VP9 buffers.
+ *
+ * Where a seek may resume (--clear-after with --frame-sizes or IVF), read from
+ * the first bytes of a frame: VP8 a key frame when bit 0 of byte 0 is 0; VP9
+ * the uncompressed header's frame_type after the 2-bit frame marker, the
+ * profile bits (one more reserved bit for profile 3) and show_existing_frame;
+ * H.264 a NAL unit of type 5 (IDR) after a 00 00 01 start code; HEVC NAL types
+ * 16-23 (IRAP); MPEG-2 a picture header (00 00 01 00) with coding type 1 (I);
+ * MPEG-4 a VOP (00 00 01 b6) with coding type 0 (I). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -68,6 +83,12 @@
 #define FWHT_FL_I_FRAME 0x400u
 #define FWHT_I_FRAME_VERSION 3u /* the first version with FWHT_FL_I_FRAME */
 
+enum container {
+	CONTAINER_AUTO, /* IVF when the file starts with "DKIF" and no framing is given */
+	CONTAINER_RAW,
+	CONTAINER_IVF,
+};
+
 struct options {
 	const char *socket_path;
 	bool info;
@@ -91,6 +112,11 @@ struct options {
 	bool quiet;
 	int timeout_ms;
 	uint32_t drain_after, clear_after, destroy_after; /* 0 = off */
+	const char *frame_sizes;  /* --frame-sizes FILE: one input buffer per listed size */
+	enum container container;
+	const char *png;          /* --png FILE: stream 1's picture png_frame as RGB */
+	uint64_t png_frame;
+	const char *frame_log;    /* --frame-log FILE: one line per picture */
 };
 
 /* ---- command line ---------------------------------------------------------------- */
@@ -101,7 +127,9 @@ static void usage(FILE *out)
 		"Usage: " PROG " --socket-path PATH [--info]\n"
 		"         [--stream-from FILE --stream-to OUT --coded-format FMT\n"
 		"          --width W --height H --pixel-format FMT\n"
-		"          [--chunk-size N | --frame-sizes-from-fwht] [--frames N]\n"
+		"          [--chunk-size N | --frame-sizes FILE | --frame-sizes-from-fwht]\n"
+		"          [--container auto|raw|ivf] [--frames N] [--frame-log FILE]\n"
+		"          [--png FILE [--png-frame N]]\n"
 		"          [--drain-after N | --clear-after N | --destroy-after N]\n"
 		"          [--streams N [--stream-from FILE --stream-to OUT]...]\n"
 		"          [--layout single|split|indirect] [--scattered] [--quiet]]\n"
@@ -120,6 +148,18 @@ static void usage(FILE *out)
 		"      --pixel-format FMT     nv12 or yuv420\n"
 		"      --chunk-size N         bytes per input buffer (K/M suffixes) [default: 1M]\n"
 		"      --frame-sizes-from-fwht  one FWHT frame per input buffer\n"
+		"      --frame-sizes FILE     one input buffer per size listed in FILE (one\n"
+		"                             decimal size a line; they must add up to the\n"
+		"                             file's size), e.g. whole frames of an Annex B stream\n"
+		"      --container C          auto, raw or ivf: ivf feeds one IVF frame payload\n"
+		"                             per input buffer; auto takes a file starting with\n"
+		"                             \"DKIF\" as IVF unless a framing option is given\n"
+		"                             [default: auto]\n"
+		"      --frame-log FILE       one line per picture written: index, WxH, bytes\n"
+		"                             and the device's timestamp (streams 2.. : FILE.n)\n"
+		"      --png FILE             write picture N of stream 1 as an 8-bit RGB PNG\n"
+		"                             (BT.601 limited range)\n"
+		"      --png-frame N          the picture for --png [default: 0]\n"
 		"      --frames N             stop after N decoded frames\n"
 		"      --layout LAYOUT        descriptor layout of the command chains:\n"
 		"                             single, split or indirect [default: single]\n"
@@ -223,6 +263,12 @@ static const struct name_value pixel_formats[] = {
 	{ "yuv420", VV_FORMAT_YUV420 },
 };
 
+static const struct name_value containers[] = {
+	{ "auto", CONTAINER_AUTO },
+	{ "raw", CONTAINER_RAW },
+	{ "ivf", CONTAINER_IVF },
+};
+
 static const struct name_value layouts[] = {
 	{ "single", VUF_LAYOUT_SINGLE },
 	{ "split", VUF_LAYOUT_SPLIT },
@@ -275,6 +321,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_FROM = 256, OPT_TO, OPT_CODED, OPT_WIDTH, OPT_HEIGHT, OPT_PIXEL, OPT_CHUNK,
 		OPT_FWHT, OPT_FRAMES, OPT_LAYOUT, OPT_SCATTERED, OPT_PLANES, OPT_LEGACY,
 		OPT_TIMEOUT, OPT_DRAIN_AFTER, OPT_CLEAR_AFTER, OPT_DESTROY_AFTER, OPT_STREAMS,
+		OPT_FRAME_SIZES, OPT_CONTAINER, OPT_PNG, OPT_PNG_FRAME, OPT_FRAME_LOG,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, 's' },
@@ -297,12 +344,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "clear-after", required_argument, NULL, OPT_CLEAR_AFTER },
 		{ "destroy-after", required_argument, NULL, OPT_DESTROY_AFTER },
 		{ "streams", required_argument, NULL, OPT_STREAMS },
+		{ "frame-sizes", required_argument, NULL, OPT_FRAME_SIZES },
+		{ "container", required_argument, NULL, OPT_CONTAINER },
+		{ "png", required_argument, NULL, OPT_PNG },
+		{ "png-frame", required_argument, NULL, OPT_PNG_FRAME },
+		{ "frame-log", required_argument, NULL, OPT_FRAME_LOG },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool decode_opt = false;
+	bool decode_opt = false, png_frame_set = false;
 	const struct name_value *nv;
 	uint64_t n;
 	int c;
@@ -420,6 +472,28 @@ static int parse_options(int argc, char **argv, struct options *o)
 						   optarg, MAX_STREAMS);
 			o->streams = (unsigned)n;
 			break;
+		case OPT_FRAME_SIZES:
+			o->frame_sizes = optarg;
+			break;
+		case OPT_CONTAINER:
+			nv = LOOKUP(containers, optarg);
+			if (!nv)
+				return usage_error("--container: unknown container '%s' [possible "
+						   "values: auto, raw, ivf]", optarg);
+			o->container = (enum container)nv->value;
+			break;
+		case OPT_PNG:
+			o->png = optarg;
+			break;
+		case OPT_PNG_FRAME:
+			if (!parse_u64(optarg, false, 0, UINT32_MAX, &n))
+				return usage_error("--png-frame: '%s' is not a number", optarg);
+			o->png_frame = n;
+			png_frame_set = true;
+			break;
+		case OPT_FRAME_LOG:
+			o->frame_log = optarg;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -461,6 +535,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return usage_error("--chunk-size and --frame-sizes-from-fwht exclude each other");
 	if (o->fwht_frames && o->coded_format != VV_FORMAT_FWHT)
 		return usage_error("--frame-sizes-from-fwht needs --coded-format fwht");
+	if (o->frame_sizes && (o->chunk_size_set || o->fwht_frames))
+		return usage_error("--frame-sizes excludes --chunk-size and "
+				   "--frame-sizes-from-fwht");
+	if (o->container == CONTAINER_IVF &&
+	    (o->frame_sizes || o->chunk_size_set || o->fwht_frames))
+		return usage_error("--container ivf frames the input itself: no --chunk-size, "
+				   "--frame-sizes or --frame-sizes-from-fwht");
+	if (png_frame_set && !o->png)
+		return usage_error("--png-frame needs --png FILE");
 	if ((o->drain_after != 0) + (o->clear_after != 0) + (o->destroy_after != 0) > 1)
 		return usage_error("--drain-after, --clear-after and --destroy-after exclude "
 				   "each other");
@@ -683,7 +766,8 @@ struct decoder {
 	int in_fd, out_fd;
 	uint64_t file_size;
 
-	struct chunk *chunks;     /* FWHT frames, or NULL for fixed chunks */
+	struct chunk *chunks;     /* FWHT, IVF or listed frames, or NULL for fixed chunks */
+	bool ivf;
 	uint64_t nchunks, next_chunk;
 	uint64_t next_off;        /* fixed chunks */
 	uint64_t total_in_bufs;   /* what the whole input makes */
@@ -702,6 +786,10 @@ struct decoder {
 	bool raw_copy;            /* unknown layout: `size` bytes, planes back to back */
 	uint64_t frame_bytes;
 	uint8_t *frame;
+	uint64_t picture_bytes;   /* of the last picture written */
+	FILE *log;                /* --frame-log */
+	char log_name[OUT_NAME_MAX];
+	bool png_done;
 	uint32_t visible_w, visible_h;
 
 	struct vuf_video_req drain_req;
@@ -785,13 +873,30 @@ static uint32_t be32_at(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Appends one input buffer's worth of the file; the largest sets the buffer size. */
+static int add_chunk(struct decoder *d, uint64_t *cap, uint64_t off, uint32_t len, bool key)
+{
+	if (d->nchunks == *cap) {
+		struct chunk *c;
+
+		*cap = *cap ? *cap * 2 : 256;
+		c = realloc(d->chunks, *cap * sizeof(*c));
+		if (!c)
+			return fail("out of memory");
+		d->chunks = c;
+	}
+	d->chunks[d->nchunks++] = (struct chunk){ off, len, key };
+	if (len > d->in_buf_size)
+		d->in_buf_size = len;
+	return 0;
+}
+
 /* Indexes the FWHT frames of the input: each must start with the magic and
  * end inside the file. */
 static int index_fwht(struct decoder *d)
 {
 	static const uint8_t magic[8] = { 0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff };
 	uint64_t off = 0, cap = 0;
-	uint32_t largest = 0;
 
 	while (off < d->file_size) {
 		uint8_t hdr[FWHT_HDR_SIZE];
@@ -817,26 +922,198 @@ static int index_fwht(struct decoder *d)
 			return fail("%s: FWHT frame at offset %" PRIu64 " is cut short (%" PRIu64
 				    " of %" PRIu64 " bytes)", d->from, off,
 				    d->file_size - off, len);
-		if (d->nchunks == cap) {
-			struct chunk *c;
-
-			cap = cap ? cap * 2 : 256;
-			c = realloc(d->chunks, cap * sizeof(*c));
-			if (!c)
-				return fail("out of memory");
-			d->chunks = c;
-		}
 		/* Before version 3 nothing tells I frames from P frames: each counts as one. */
 		key = be32_at(hdr + FWHT_VERSION_OFFSET) < FWHT_I_FRAME_VERSION ||
 		      (be32_at(hdr + FWHT_FLAGS_OFFSET) & FWHT_FL_I_FRAME);
-		d->chunks[d->nchunks++] = (struct chunk){ off, (uint32_t)len, key };
-		if (len > largest)
-			largest = (uint32_t)len;
+		if (add_chunk(d, &cap, off, (uint32_t)len, key))
+			return -1;
 		off += len;
 		if (d->o->max_frames && d->nchunks == d->o->max_frames)
 			break;
 	}
-	d->in_buf_size = largest;
+	return 0;
+}
+
+static uint32_t le32_at(const uint8_t *p)
+{
+	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* Bit i of a big-endian bit string. */
+static unsigned bit_at(const uint8_t *p, unsigned i)
+{
+	return (p[i / 8] >> (7 - i % 8)) & 1u;
+}
+
+/* Whether a frame of the coded format is decodable on its own, from its bytes
+ * (the rules are in the comment at the top). Formats we cannot tell count as key. */
+static bool frame_is_key(uint32_t format, const uint8_t *p, uint32_t len)
+{
+	switch (format) {
+	case VV_FORMAT_VP8:
+		return len >= 1 && !(p[0] & 1u);
+	case VV_FORMAT_VP9: {
+		unsigned pos = 4;
+
+		if (len < 2 || (p[0] >> 6) != 2)
+			return false;
+		if (bit_at(p, 2) && bit_at(p, 3))
+			pos++; /* profile 3: a reserved bit */
+		if (bit_at(p, pos))
+			return false; /* show_existing_frame */
+		return bit_at(p, pos + 1) == 0;
+	}
+	case VV_FORMAT_H264:
+	case VV_FORMAT_HEVC:
+	case VV_FORMAT_MPEG2:
+	case VV_FORMAT_MPEG4:
+		for (uint32_t i = 0; len >= 6 && i <= len - 6; i++) {
+			if (p[i] || p[i + 1] || p[i + 2] != 1)
+				continue;
+			if (format == VV_FORMAT_H264 && (p[i + 3] & 0x1f) == 5)
+				return true;
+			if (format == VV_FORMAT_HEVC && ((p[i + 3] >> 1) & 0x3f) >= 16 &&
+			    ((p[i + 3] >> 1) & 0x3f) <= 23)
+				return true;
+			if (format == VV_FORMAT_MPEG2 && p[i + 3] == 0x00 &&
+			    ((p[i + 5] >> 3) & 7) == 1)
+				return true;
+			if (format == VV_FORMAT_MPEG4 && p[i + 3] == 0xb6 && (p[i + 4] >> 6) == 0)
+				return true;
+		}
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* Reads a frame's bytes to tell whether it is a key frame, then adds it. */
+static int add_frame_chunk(struct decoder *d, uint64_t *cap, uint64_t off, uint32_t len)
+{
+	uint8_t *buf = malloc(len);
+	int ret;
+
+	if (!buf)
+		return fail("out of memory");
+	ret = read_full(d->in_fd, buf, len, off);
+	if (ret) {
+		free(buf);
+		return fail("reading %s: %s", d->from,
+			    ret == -ENODATA ? "file shrank" : strerror(-ret));
+	}
+	ret = add_chunk(d, cap, off, len, frame_is_key(d->o->coded_format, buf, len));
+	free(buf);
+	return ret;
+}
+
+#define IVF_FILE_HDR_SIZE 32u
+#define IVF_FRAME_HDR_SIZE 12u
+
+static bool starts_with_dkif(struct decoder *d)
+{
+	uint8_t sig[4];
+
+	return d->file_size >= 4 && read_full(d->in_fd, sig, sizeof(sig), 0) == 0 &&
+	       memcmp(sig, "DKIF", 4) == 0;
+}
+
+/* Indexes the IVF frames: every size is checked against the file. */
+static int index_ivf(struct decoder *d)
+{
+	const char *want = vuf_video_format_fourcc(d->o->coded_format);
+	uint8_t hdr[IVF_FILE_HDR_SIZE];
+	uint64_t off, cap = 0;
+	uint32_t hdr_len;
+	int ret;
+
+	if (d->file_size < IVF_FILE_HDR_SIZE)
+		return fail("%s: shorter than an IVF file header (32 bytes)", d->from);
+	ret = read_full(d->in_fd, hdr, sizeof(hdr), 0);
+	if (ret)
+		return fail("reading %s: %s", d->from,
+			    ret == -ENODATA ? "file shrank" : strerror(-ret));
+	if (memcmp(hdr, "DKIF", 4) != 0)
+		return fail("%s: no IVF signature \"DKIF\"", d->from);
+	hdr_len = (uint32_t)hdr[6] | (uint32_t)hdr[7] << 8;
+	if (hdr_len < IVF_FILE_HDR_SIZE || hdr_len > d->file_size)
+		return fail("%s: IVF header length %u (at least 32, within the file)", d->from,
+			    hdr_len);
+	if (want && memcmp(hdr + 8, want, 4) != 0)
+		return fail("%s: the IVF file holds '%.4s', not %s ('%s')", d->from,
+			    (const char *)(hdr + 8), vuf_video_format_name(d->o->coded_format),
+			    want);
+	for (off = hdr_len; off < d->file_size;) {
+		uint8_t fh[IVF_FRAME_HDR_SIZE];
+		uint32_t len;
+
+		if (d->file_size - off < IVF_FRAME_HDR_SIZE)
+			return fail("%s: IVF frame header at offset %" PRIu64 " is cut short",
+				    d->from, off);
+		ret = read_full(d->in_fd, fh, sizeof(fh), off);
+		if (ret)
+			return fail("reading %s: %s", d->from,
+				    ret == -ENODATA ? "file shrank" : strerror(-ret));
+		len = le32_at(fh);
+		off += IVF_FRAME_HDR_SIZE;
+		if (len == 0 || len > MAX_CHUNK_SIZE)
+			return fail("%s: IVF frame %" PRIu64 " at offset %" PRIu64 " claims %u "
+				    "bytes (1 to 64 MiB)", d->from, d->nchunks, off - 12, len);
+		if (len > d->file_size - off)
+			return fail("%s: IVF frame %" PRIu64 " at offset %" PRIu64 " is cut "
+				    "short (%" PRIu64 " of %u bytes)", d->from, d->nchunks,
+				    off - 12, d->file_size - off, len);
+		if (add_frame_chunk(d, &cap, off, len))
+			return -1;
+		off += len;
+	}
+	if (!d->nchunks)
+		return fail("%s: an IVF file without frames", d->from);
+	return 0;
+}
+
+/* --frame-sizes: one input buffer per listed size; together they are the file. */
+static int index_frame_sizes(struct decoder *d)
+{
+	FILE *f = fopen(d->o->frame_sizes, "re");
+	char line[64];
+	uint64_t off = 0, cap = 0, lineno = 0;
+	int ret = 0;
+
+	if (!f)
+		return fail("cannot open %s: %s", d->o->frame_sizes, strerror(errno));
+	while (!ret && fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\r\n");
+		uint64_t len;
+
+		lineno++;
+		if (line[n] == 0 && !feof(f)) {
+			ret = fail("%s:%" PRIu64 ": line too long", d->o->frame_sizes, lineno);
+			break;
+		}
+		line[n] = 0;
+		if (n == 0)
+			continue;
+		if (!parse_u64(line, false, 1, MAX_CHUNK_SIZE, &len)) {
+			ret = fail("%s:%" PRIu64 ": '%s' is not a size from 1 to 64M",
+				   d->o->frame_sizes, lineno, line);
+			break;
+		}
+		if (len > d->file_size - off) {
+			ret = fail("%s:%" PRIu64 ": the sizes add up to more than %s (%" PRIu64
+				   " bytes)", d->o->frame_sizes, lineno, d->from, d->file_size);
+			break;
+		}
+		ret = add_frame_chunk(d, &cap, off, (uint32_t)len);
+		off += len;
+	}
+	if (!ret && ferror(f))
+		ret = fail("reading %s: %s", d->o->frame_sizes, strerror(errno));
+	fclose(f);
+	if (ret)
+		return -1;
+	if (off != d->file_size)
+		return fail("%s: the sizes add up to %" PRIu64 " bytes, %s has %" PRIu64,
+			    d->o->frame_sizes, off, d->from, d->file_size);
 	return 0;
 }
 
@@ -1053,6 +1330,203 @@ static int write_picture(struct decoder *d, struct out_buf *b, uint32_t size)
 	if (ret)
 		return fail("writing %s: %s", d->to, strerror(-ret));
 	d->out_bytes += pos;
+	d->picture_bytes = pos;
+	return 0;
+}
+
+/* ---- PNG ------------------------------------------------------------------------------ */
+
+/* A picture for a person to look at, with no image library: RGB rows in stored
+ * (uncompressed) deflate blocks of a zlib stream (RFC 1950/1951), in the PNG
+ * chunks IHDR, IDAT and IEND, each with its CRC-32 (RFC 2083). */
+#define DEFLATE_STORED_MAX 65535u
+
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t len)
+{
+	static uint32_t table[256];
+	static bool ready;
+
+	if (!ready) {
+		for (uint32_t n = 0; n < 256; n++) {
+			uint32_t c = n;
+
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+			table[n] = c;
+		}
+		ready = true;
+	}
+	crc = ~crc;
+	while (len--)
+		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* One chunk: length, type, data, CRC over type and data. */
+static bool png_chunk(FILE *f, const char *type, const uint8_t *data, uint32_t len)
+{
+	uint8_t hdr[8], crc[4];
+
+	put_be32(hdr, len);
+	memcpy(hdr + 4, type, 4);
+	put_be32(crc, crc32_update(crc32_update(0, hdr + 4, 4), data, len));
+	return fwrite(hdr, 1, 8, f) == 8 && (!len || fwrite(data, 1, len, f) == len) &&
+	       fwrite(crc, 1, 4, f) == 4;
+}
+
+static uint8_t clamp_u8(int v)
+{
+	return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
+}
+
+/* RGB rows, each behind its filter byte 0, from a tightly packed 4:2:0 picture
+ * (Y, then U and V or interleaved UV), BT.601 limited range. */
+static void yuv_to_rgb_rows(const uint8_t *pic, uint32_t w, uint32_t h, bool nv12,
+			    uint8_t *rows)
+{
+	const uint32_t cw = (w + 1) / 2, ch = (h + 1) / 2;
+	const uint8_t *y_plane = pic, *c_plane = pic + (uint64_t)w * h;
+
+	for (uint32_t y = 0; y < h; y++) {
+		uint8_t *o = rows + (uint64_t)y * (1 + 3ull * w);
+
+		*o++ = 0;
+		for (uint32_t x = 0; x < w; x++) {
+			int u, v, c = 298 * (y_plane[(uint64_t)y * w + x] - 16);
+
+			if (nv12) {
+				const uint8_t *uv = c_plane + (uint64_t)(y / 2) * cw * 2 + (x / 2) * 2;
+
+				u = uv[0] - 128;
+				v = uv[1] - 128;
+			} else {
+				uint64_t i = (uint64_t)(y / 2) * cw + x / 2;
+
+				u = c_plane[i] - 128;
+				v = c_plane[(uint64_t)cw * ch + i] - 128;
+			}
+			*o++ = clamp_u8((c + 409 * v + 128) >> 8);
+			*o++ = clamp_u8((c - 100 * u - 208 * v + 128) >> 8);
+			*o++ = clamp_u8((c + 516 * u + 128) >> 8);
+		}
+	}
+}
+
+static int write_png(const char *path, const uint8_t *pic, uint32_t w, uint32_t h, bool nv12)
+{
+	static const uint8_t signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	uint64_t raw_len = (uint64_t)h * (1 + 3ull * w);
+	uint64_t blocks = raw_len / DEFLATE_STORED_MAX + 1;
+	uint64_t z_len = 2 + raw_len + 5 * blocks + 4;
+	uint8_t ihdr[13], *raw = NULL, *z = NULL, *o;
+	uint32_t a = 1, b = 0;
+	FILE *f = NULL;
+	int ret = -1;
+
+	if (z_len > UINT32_MAX / 2)
+		return fail("--png: a %ux%u picture is too big for one IDAT chunk", w, h);
+	raw = malloc(raw_len);
+	z = malloc(z_len);
+	if (!raw || !z) {
+		fail("out of memory");
+		goto out;
+	}
+	yuv_to_rgb_rows(pic, w, h, nv12, raw);
+	o = z;
+	*o++ = 0x78; /* deflate, 32 KiB window */
+	*o++ = 0x01; /* no dictionary, fastest; (0x78 << 8 | 0x01) % 31 == 0 */
+	for (uint64_t off = 0; off < raw_len;) {
+		uint32_t n = raw_len - off < DEFLATE_STORED_MAX ? (uint32_t)(raw_len - off)
+								 : DEFLATE_STORED_MAX;
+
+		*o++ = off + n == raw_len ? 1 : 0; /* BFINAL, BTYPE 00 (stored) */
+		*o++ = (uint8_t)n;
+		*o++ = (uint8_t)(n >> 8);
+		*o++ = (uint8_t)~n;
+		*o++ = (uint8_t)(~n >> 8);
+		memcpy(o, raw + off, n);
+		o += n;
+		off += n;
+	}
+	for (uint64_t i = 0; i < raw_len; i++) { /* Adler-32 of the uncompressed bytes */
+		a = (a + raw[i]) % 65521;
+		b = (b + a) % 65521;
+	}
+	put_be32(o, b << 16 | a);
+	o += 4;
+
+	put_be32(ihdr, w);
+	put_be32(ihdr + 4, h);
+	ihdr[8] = 8;  /* bits per sample */
+	ihdr[9] = 2;  /* colour type: RGB */
+	ihdr[10] = 0; /* deflate */
+	ihdr[11] = 0; /* adaptive filtering, filter type per row */
+	ihdr[12] = 0; /* not interlaced */
+	f = fopen(path, "we");
+	if (!f) {
+		fail("cannot create %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fwrite(signature, 1, sizeof(signature), f) != sizeof(signature) ||
+	    !png_chunk(f, "IHDR", ihdr, sizeof(ihdr)) ||
+	    !png_chunk(f, "IDAT", z, (uint32_t)(o - z)) || !png_chunk(f, "IEND", NULL, 0)) {
+		fail("writing %s: %s", path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (f && fclose(f) != 0 && ret == 0)
+		ret = fail("writing %s: %s", path, strerror(errno));
+	free(raw);
+	free(z);
+	return ret;
+}
+
+/* --png: this picture of stream 1 is the one to show. */
+static int maybe_write_png(struct decoder *d)
+{
+	const struct options *o = d->o;
+	uint32_t fmt = d->out_params.format;
+
+	if (!o->png || d->stream_id != FIRST_STREAM_ID || d->frames != o->png_frame)
+		return 0;
+	if (d->raw_copy || (fmt != VV_FORMAT_NV12 && fmt != VV_FORMAT_YUV420))
+		return fail("--png: the pictures are not in a 4:2:0 layout this tool knows");
+	if (write_png(o->png, d->frame, d->visible_w, d->visible_h, fmt == VV_FORMAT_NV12))
+		return -1;
+	d->png_done = true;
+	return 0;
+}
+
+/* The device must carry each input buffer's timestamp to the pictures decoded
+ * from it: a picture's timestamp must be one this client queued (k frame
+ * intervals, k below the number of buffers sent). */
+static int check_timestamp(const struct decoder *d, const struct out_buf *b)
+{
+	uint64_t ts = b->req.timestamp;
+
+	if (ts % FRAME_INTERVAL_NS == 0 && ts / FRAME_INTERVAL_NS < d->chunks_sent)
+		return 0;
+	return fail("picture %" PRIu64 " (output buffer %u) has timestamp %" PRIu64 ", which "
+		    "no input buffer carried (%" PRIu64 " sent, every %llu ns from 0)",
+		    d->frames, b->res.id, ts, d->chunks_sent, FRAME_INTERVAL_NS);
+}
+
+static int log_frame(struct decoder *d, uint64_t timestamp)
+{
+	if (!d->log)
+		return 0;
+	if (fprintf(d->log, "%" PRIu64 " %ux%u %" PRIu64 " %" PRIu64 "\n", d->frames,
+		    d->visible_w, d->visible_h, d->picture_bytes, timestamp) < 0)
+		return fail("writing the frame log: %s", strerror(errno));
 	return 0;
 }
 
@@ -1109,8 +1583,11 @@ static int handle_output_done(struct decoder *d, struct out_buf *b)
 			return 0;
 		return fail_buffer(d, "output buffer", b->res.id);
 	}
+	if (r->size > 0 && check_timestamp(d, b))
+		return -1;
 	if (r->size > 0 && (!limit || d->frames < limit)) {
-		if (write_picture(d, b, r->size))
+		if (write_picture(d, b, r->size) || log_frame(d, r->timestamp) ||
+		    maybe_write_png(d))
 			return -1;
 		d->frames++;
 		show_progress(d, false);
@@ -1729,6 +2206,7 @@ static int prepare_input(struct decoder *d)
 {
 	const struct options *o = d->o;
 	struct stat st;
+	int ret;
 
 	d->in_fd = open(d->from, O_RDONLY | O_CLOEXEC);
 	if (d->in_fd < 0)
@@ -1740,8 +2218,19 @@ static int prepare_input(struct decoder *d)
 	d->file_size = (uint64_t)st.st_size;
 	if (d->file_size == 0)
 		return fail("%s is empty", d->from);
-	if (o->fwht_frames) {
-		if (index_fwht(d))
+	if (o->container == CONTAINER_AUTO && !o->fwht_frames && !o->frame_sizes &&
+	    !o->chunk_size_set && starts_with_dkif(d))
+		d->ivf = true;
+	if (o->container == CONTAINER_IVF)
+		d->ivf = true;
+	if (o->fwht_frames || o->frame_sizes || d->ivf) {
+		if (o->fwht_frames)
+			ret = index_fwht(d);
+		else if (o->frame_sizes)
+			ret = index_frame_sizes(d);
+		else
+			ret = index_ivf(d);
+		if (ret)
 			return -1;
 		d->total_in_bufs = d->nchunks;
 	} else {
@@ -1821,6 +2310,24 @@ static void print_report(const struct decoder *d)
 	       d->out_bytes);
 }
 
+/* --frame-log FILE for stream 1, FILE.n for stream n. */
+static int open_frame_log(struct decoder *d)
+{
+	int len;
+
+	if (d->stream_id == FIRST_STREAM_ID)
+		len = snprintf(d->log_name, sizeof(d->log_name), "%s", d->o->frame_log);
+	else
+		len = snprintf(d->log_name, sizeof(d->log_name), "%s.%u", d->o->frame_log,
+			       d->stream_id);
+	if (len < 0 || (size_t)len >= sizeof(d->log_name))
+		return fail("--frame-log: '%s' is too long a name", d->o->frame_log);
+	d->log = fopen(d->log_name, "we");
+	if (!d->log)
+		return fail("cannot create %s: %s", d->log_name, strerror(errno));
+	return 0;
+}
+
 static int decode(struct decode_set *set)
 {
 	struct decoder *first = set->dec[0];
@@ -1832,6 +2339,8 @@ static int decode(struct decode_set *set)
 		d->out_fd = open(d->to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (d->out_fd < 0)
 			return fail("cannot create %s: %s", d->to, strerror(errno));
+		if (d->o->frame_log && open_frame_log(d))
+			return -1;
 	}
 	/* One progress line: the first stream's. */
 	first->progress = !first->o->quiet && isatty(STDERR_FILENO);
@@ -1854,7 +2363,17 @@ static int decode(struct decode_set *set)
 		err_stream_id = d->stream_id;
 		if (fsync(d->out_fd) < 0 && errno != EINVAL && errno != EROFS)
 			return fail("writing %s: %s", d->to, strerror(errno));
+		if (d->log) {
+			bool bad = fclose(d->log) != 0;
+
+			d->log = NULL;
+			if (bad)
+				return fail("writing %s: %s", d->log_name, strerror(errno));
+		}
 	}
+	if (first->o->png && !first->png_done)
+		return fail("--png: stream 1 decoded %" PRIu64 " pictures, so there is no picture "
+			    "%" PRIu64, first->frames, first->o->png_frame);
 	err_stream_id = 0;
 	for (unsigned i = 0; i < set->n; i++)
 		print_report(set->dec[i]);
@@ -1885,6 +2404,8 @@ static void decoder_free(struct decoder *d)
 		close(d->in_fd);
 	if (d->out_fd >= 0)
 		close(d->out_fd);
+	if (d->log)
+		fclose(d->log);
 }
 
 /* ---- main ----------------------------------------------------------------------------- */

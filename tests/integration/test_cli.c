@@ -1,6 +1,7 @@
 /* The command line and process life cycle of the real binary. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -39,6 +40,10 @@ static void t_help_and_version(void)
 	CHECK(strstr(out, "[default: /dev/video0]"));
 	CHECK(strstr(out, "--fd"));
 	CHECK(strstr(out, "--print-capabilities"));
+	CHECK(strstr(out, "--sandbox on|off|log"));
+	CHECK(strstr(out, "--socket-mode MODE"));
+	CHECK(strstr(out, "[default: 0600]"));
+	CHECK(strstr(out, "--socket-group GROUP"));
 	CHECK_EQ(err[0], 0);
 	CHECK_EQ(run((const char *[]){ "--help", NULL }), 0);
 	CHECK_EQ(run((const char *[]){ "-V", NULL }), 0);
@@ -75,7 +80,7 @@ static void t_usage_errors(void)
 	expect_usage_error((const char *[]){ "--socket-path", NULL }, "'--socket-path' needs a value");
 	expect_usage_error((const char *[]){ "-s", "/tmp/x.sock", NULL }, "--backend is required");
 	expect_usage_error((const char *[]){ "-s", "/tmp/x.sock", "-b", "vaapi", NULL },
-			   "unknown backend 'vaapi' [possible values: null, v4l2-decoder]");
+			   "unknown backend 'vaapi' [possible values: null, v4l2-decoder");
 	expect_usage_error((const char *[]){ "-b", "null", NULL },
 			   "exactly one of --socket-path and --fd");
 	expect_usage_error((const char *[]){ "-b", "null", "-s", "/tmp/x", "--fd", "3", NULL },
@@ -86,6 +91,35 @@ static void t_usage_errors(void)
 			   "is not a file descriptor number");
 	expect_usage_error((const char *[]){ "-b", "null", "-s", "/tmp/x", "extra", NULL },
 			   "unexpected argument 'extra'");
+	expect_usage_error((const char *[]){ "-b", "null", "-s", "/tmp/x", "--sandbox", "yes",
+					     NULL },
+			   "--sandbox: 'yes' is not one of on, off, log");
+	expect_usage_error((const char *[]){ "-b", "null", "-s", "/tmp/x", "--sandbox", "", NULL },
+			   "--sandbox: '' is not one of on, off, log");
+	expect_usage_error((const char *[]){ "-b", "null", "-s", "/tmp/x", "--sandbox", NULL },
+			   "'--sandbox' needs a value");
+	/* Socket modes: octal, at most 0777, never an x bit. */
+	static const char *const bad_modes[] = { "0755", "0700", "0601", "1666", "4600", "01000",
+						  "777", "abc", "0x180", "", "-0600", "+0600",
+						  "0600 ", "08" };
+	for (unsigned i = 0; i < sizeof(bad_modes) / sizeof(bad_modes[0]); i++) {
+		char needle[64];
+
+		snprintf(needle, sizeof(needle), "--socket-mode: '%s' is not an octal mode",
+			 bad_modes[i]);
+		expect_usage_error((const char *[]){ "-b", "null", "-s", "/tmp/x", "--socket-mode",
+						     bad_modes[i], NULL }, needle);
+	}
+	expect_usage_error((const char *[]){ "-b", "null", "-s", "/tmp/x", "--socket-group", "",
+					     NULL },
+			   "--socket-group: empty group name");
+	/* They apply to a socket file the daemon creates, not to one passed in. */
+	expect_usage_error((const char *[]){ "-b", "null", "--fd", "3", "--socket-mode", "0660",
+					     NULL },
+			   "--socket-mode and --socket-group need --socket-path");
+	expect_usage_error((const char *[]){ "-b", "null", "--fd", "3", "--socket-group", "0",
+					     NULL },
+			   "--socket-mode and --socket-group need --socket-path");
 }
 
 /* Start-up errors: one line, non-zero exit. */
@@ -126,6 +160,165 @@ static void t_startup_errors(void)
 				    "/tmp/vuv-never.sock", NULL }) != 0);
 	CHECK_EQ(count_lines(err), 1);
 	CHECK(access("/tmp/vuv-never.sock", F_OK) != 0);
+	/* An unknown group name: nothing is left behind. */
+	CHECK_EQ(run((const char *[]){ "-b", "null", "-s", "/tmp/vuv-never.sock", "--socket-group",
+				       "vuv-no-such-group", NULL }), 1);
+	CHECK(strstr(err, "--socket-group: unknown group 'vuv-no-such-group'"));
+	CHECK_EQ(count_lines(err), 1);
+	CHECK(access("/tmp/vuv-never.sock", F_OK) != 0);
+}
+
+/* A field of /proc/PID/status ("Seccomp:" ...) as a number, -1 if absent. */
+static long proc_status_field(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t flen = strlen(field);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, flen) == 0) {
+			v = strtol(line + flen, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+	static char buf[16384];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return strstr(buf, needle) != NULL;
+}
+
+/* --sandbox off, log and on (and the default): the daemon starts, serves a
+ * front-end and exits cleanly on SIGTERM (removing its socket from inside the
+ * sandbox). Once it serves, the kernel shows its filter: mode 2 and one filter
+ * more than this test process has, with no_new_privs set; "off" leaves both as
+ * inherited. The kernel kills a filtered process for any call outside the list
+ * (SCMP_ACT_KILL_PROCESS), which no request can trigger on purpose. */
+#ifndef VUV_HAVE_SECCOMP
+/* Without libseccomp: asking for the sandbox is a start-up error; the default
+ * silently means off. */
+static void t_sandbox_modes(void)
+{
+	static const char *const modes[] = { "on", "log" };
+	struct daemon_proc d;
+	struct vuf f;
+
+	for (unsigned i = 0; i < 2; i++) {
+		CHECK_EQ(run((const char *[]){ "-b", "null", "-s", "/tmp/vuv-never.sock", "--sandbox",
+					       modes[i], NULL }), 1);
+		CHECK(strstr(err, "this build has no seccomp support"));
+		CHECK_EQ(count_lines(err), 1);
+		CHECK(access("/tmp/vuv-never.sock", F_OK) != 0);
+	}
+	REQUIRE(daemon_start(&d, (const char *[]){ "-v", NULL }) == 0);
+	CHECK_EQ(vuf_connect(&f, d.sock, 2000), 0);
+	CHECK_EQ(vuf_start(&f, NULL), 0);
+	vuf_close(&f);
+	CHECK_EQ(proc_status_field(d.pid, "Seccomp:"), proc_status_field(getpid(), "Seccomp:"));
+	CHECK_EQ(daemon_stop(&d), 0);
+	CHECK(file_contains(d.log, "sandbox: not available in this build"));
+	daemon_cleanup(&d);
+}
+#else
+static void t_sandbox_modes(void)
+{
+	static const char *const modes[] = { "off", "log", "on", NULL /* default */ };
+	long own_filters = proc_status_field(getpid(), "Seccomp_filters:");
+	long own_mode = proc_status_field(getpid(), "Seccomp:");
+	long own_nnp = proc_status_field(getpid(), "NoNewPrivs:");
+
+	REQUIRE(own_mode >= 0 && own_nnp >= 0 && own_filters >= 0);
+	for (unsigned i = 0; i < 4; i++) {
+		bool off = modes[i] && strcmp(modes[i], "off") == 0;
+		const char *args[] = { "-v", modes[i] ? "--sandbox" : NULL, modes[i], NULL };
+		struct daemon_proc d;
+		struct vuf f;
+		uint8_t cfg[12];
+
+		REQUIRE(daemon_start(&d, args) == 0);
+		/* Answers come from the loop, which runs only after the sandbox is in. */
+		CHECK_EQ(vuf_connect(&f, d.sock, 2000), 0);
+		CHECK_EQ(vuf_start(&f, NULL), 0);
+		CHECK_EQ(vuf_get_config(&f, 0, cfg, sizeof(cfg)), 0);
+		CHECK_EQ(proc_status_field(d.pid, "Seccomp:"), off ? own_mode : 2);
+		CHECK_EQ(proc_status_field(d.pid, "Seccomp_filters:"), own_filters + (off ? 0 : 1));
+		CHECK_EQ(proc_status_field(d.pid, "NoNewPrivs:"), off ? own_nnp : 1);
+		vuf_close(&f);
+		/* Served again after the disconnect. */
+		CHECK_EQ(vuf_connect(&f, d.sock, 2000), 0);
+		CHECK_EQ(vuf_start(&f, NULL), 0);
+		CHECK_EQ(vuf_get_config(&f, 0, cfg, sizeof(cfg)), 0);
+		vuf_close(&f);
+		CHECK(daemon_alive(&d));
+		CHECK_EQ(daemon_stop(&d), 0);
+		CHECK(access(d.sock, F_OK) != 0);
+		if (off)
+			CHECK(file_contains(d.log, "sandbox: off"));
+		else
+			CHECK(file_contains(d.log, " syscalls allowed"));
+		if (!modes[i] || strcmp(modes[i], "on") == 0)
+			CHECK(file_contains(d.log, "any other kills the daemon"));
+		daemon_cleanup(&d);
+	}
+}
+#endif
+
+/* Mode and group of the socket file: stat after start-up. */
+static void expect_socket(const char *const *extra, mode_t mode, gid_t gid)
+{
+	struct daemon_proc d;
+	struct stat st;
+	struct vuf f;
+
+	REQUIRE(daemon_start(&d, extra) == 0);
+	/* The file appears at bind; once the daemon answers, it has its final mode. */
+	CHECK_EQ(vuf_connect(&f, d.sock, 2000), 0);
+	CHECK_EQ(vuf_start(&f, NULL), 0);
+	vuf_close(&f);
+	CHECK_EQ(stat(d.sock, &st), 0);
+	CHECK(S_ISSOCK(st.st_mode));
+	CHECK_EQ(st.st_mode & 07777, mode);
+	CHECK_EQ(st.st_gid, gid);
+	CHECK_EQ(st.st_uid, getuid());
+	CHECK_EQ(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+
+static void t_socket_mode_and_group(void)
+{
+	char gid_arg[32];
+	const struct group *gr = getgrgid(getegid());
+
+	snprintf(gid_arg, sizeof(gid_arg), "%u", (unsigned)getegid());
+	expect_socket(NULL, 0600, getegid());
+	expect_socket((const char *[]){ "--socket-mode", "0660", NULL }, 0660, getegid());
+	expect_socket((const char *[]){ "--socket-mode", "660", NULL }, 0660, getegid());
+	expect_socket((const char *[]){ "--socket-mode", "0666", NULL }, 0666, getegid());
+	expect_socket((const char *[]){ "--socket-mode", "0640", "--socket-group", gid_arg, NULL },
+		      0640, getegid());
+	expect_socket((const char *[]){ "--socket-group", gid_arg, NULL }, 0600, getegid());
+	if (gr)
+		expect_socket((const char *[]){ "--socket-group", gr->gr_name, "--socket-mode",
+						"0660", NULL }, 0660, getegid());
+	/* Root may give the socket any group; a number need not name one. */
+	if (geteuid() == 0)
+		expect_socket((const char *[]){ "--socket-group", "54321", "--socket-mode", "0660",
+						NULL }, 0660, 54321);
 }
 
 static void t_sigterm_sigint_remove_socket(void)
@@ -290,5 +483,7 @@ int main(void)
 	RUN_TEST(t_sigterm_while_connected);
 	RUN_TEST(t_stale_and_live_socket);
 	RUN_TEST(t_fd_option);
+	RUN_TEST(t_sandbox_modes);
+	RUN_TEST(t_socket_mode_and_group);
 	return test_summary();
 }
