@@ -69,6 +69,9 @@
 #define VVD_F_EVENT_IDX 0x01
 #define VVD_F_INDIRECT 0x02
 #define VVD_F_NON_CONTIG 0x04
+/* The front-end disconnects after the input (the daemon is freed and made anew for the
+ * next one); without it the daemon and its connection are kept for the next input. */
+#define VVD_F_DISCONNECT 0x80
 
 enum vvd_op {
 	VVD_OP_CMD = 0,        /* u8 template, operands of the template, u8 chain shape */

@@ -138,6 +138,8 @@ static bool one_message(struct harness *h, struct fuzz_in *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* Counted before each input: libFuzzer may open fds of its own between inputs (the
+	 * symbolizer's pipes). */
 	unsigned fds_before = fuzz_count_fds();
 	unsigned maps_before = fuzz_count_guest_maps();
 	struct harness h = { .peer_fd = -1, .last_memfd = -1 };

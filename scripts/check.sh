@@ -55,6 +55,14 @@ else
 	echo "FAIL fuzz finding: broken ring survives driver reset"
 	fz_fail=$((fz_fail + 1))
 fi
+if FUZZ_STRICT_REMAP=1 build/fuzz/fuzz/fuzz_vv_device \
+	fuzz/findings/vv_device-response-lost-after-region-readd >/dev/null 2>&1; then
+	echo "ok   fuzz finding: response lost after region re-add (fixed)"
+	fz_pass=$((fz_pass + 1))
+else
+	echo "FAIL fuzz finding: response lost after region re-add"
+	fz_fail=$((fz_fail + 1))
+fi
 echo "fuzz: $fz_pass passed, $fz_fail failed" >"$fuzz_log"
 cat "$fuzz_log"
 [ "$fz_fail" -eq 0 ] || status=1

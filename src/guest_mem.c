@@ -115,7 +115,7 @@ int guest_mem_add(struct guest_mem *mem, const struct vu_mem_region *r, int *fd)
 	}
 	/* Guest RAM has no place in a core dump; failing to say so is not fatal. */
 	if (madvise(base, (size_t)map_end, MADV_DONTDUMP) < 0)
-		log_warn("memory region: madvise(DONTDUMP): %s", strerror(errno));
+		log_debug("memory region: madvise(DONTDUMP): %s", strerror(errno));
 
 	for (pos = 0; pos < mem->nregions; pos++)
 		if (mem->regions[pos].gpa > r->guest_phys_addr)

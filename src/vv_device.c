@@ -42,33 +42,42 @@
 
 #define DEVICE_NAME "vhost-user-video"
 
+struct vv_gpa_entry {
+	uint64_t addr;
+	uint32_t len;
+};
+
 /* Where a response goes: a chain's writable part, now or later. */
 struct reply_target {
 	uint16_t head;
 	const struct iovec *segs;
+	/* Later only: the same segments as guest-physical ranges (NULL when some segment
+	 * could not be placed), and the memory table segs were translated under. When the
+	 * table changed meanwhile, segs may point into a retired mapping: the ranges are
+	 * translated again instead. */
+	const struct vv_gpa_entry *gpas;
+	uint64_t mem_generation;
 	unsigned nsegs;
 	size_t cap; /* writable bytes */
 };
 
 /* A command answered asynchronously (RESOURCE_QUEUE or STREAM_DRAIN). The record and its
- * arrays (wsegs, segs, srcs) are one allocation: a queued buffer costs one malloc/free
- * pair, not four (measured with bench/, figure 3e). */
+ * arrays (wsegs, wgpas, segs, srcs) are one allocation: a queued buffer costs one
+ * malloc/free pair, not five (measured with bench/, figure 3e). */
 struct vv_pending {
 	uint16_t head;
 	uint32_t stream_id;
 	size_t resp_cap;
 	unsigned n_wsegs;
 	struct iovec *wsegs;  /* the chain's writable segments, exact count */
+	/* The same as guest-physical ranges (NULL when one was not in guest memory): the
+	 * response is written through them when the memory table changed meanwhile. */
+	struct vv_gpa_entry *wgpas;
 	struct iovec *segs;   /* RESOURCE_QUEUE: host segments lent to the backend */
 	struct backend_seg_src *srcs; /* and where each comes from (file, offset) */
 	unsigned nsegs;
-	uint64_t mem_generation; /* guest memory when the segments were translated */
+	uint64_t mem_generation; /* guest memory when wsegs and segs were translated */
 	uint64_t timestamp;   /* RESOURCE_QUEUE on INPUT: the guest's */
-};
-
-struct vv_gpa_entry {
-	uint64_t addr;
-	uint32_t len;
 };
 
 /* Where a plane lies: bytes [offset, offset + len) of the concatenation of entries
@@ -199,7 +208,69 @@ static size_t segs_write(const struct iovec *segs, unsigned nsegs, const void *s
 	return done;
 }
 
+/* Writes src through guest-physical ranges translated now (each range may have moved to
+ * another mapping, or across regions). Bytes written, or -errno when a byte to write is no
+ * longer guest memory (the bytes before it may have been written). */
+static ssize_t gpas_write(const struct guest_mem *mem, const struct vv_gpa_entry *gpas,
+			  unsigned n, const void *src, size_t len)
+{
+	const uint8_t *p = src;
+	size_t done = 0;
+
+	for (unsigned i = 0; i < n && done < len; i++) {
+		struct iovec segs[GUEST_MEM_MAX_REGIONS];
+		size_t chunk = gpas[i].len;
+		int nsegs;
+
+		if (chunk > len - done)
+			chunk = len - done;
+		nsegs = guest_mem_translate(mem, gpas[i].addr, chunk, segs, GUEST_MEM_MAX_REGIONS);
+		if (nsegs < 0)
+			return nsegs;
+		done += segs_write(segs, (unsigned)nsegs, p + done, chunk);
+	}
+	return (ssize_t)done;
+}
+
+/* The guest-physical range behind host segment seg, which a translation under the current
+ * memory table produced (so it lies in one region). false when no region holds it. */
+static bool seg_to_gpa(const struct guest_mem *mem, const struct iovec *seg,
+		       struct vv_gpa_entry *out)
+{
+	const uint8_t *base = seg->iov_base;
+
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct guest_mem_region *r = &mem->regions[i];
+
+		if (base >= r->host && base < r->host + r->size &&
+		    seg->iov_len <= (uint64_t)(r->host + r->size - base)) {
+			*out = (struct vv_gpa_entry){
+				.addr = r->gpa + (uint64_t)(base - r->host),
+				.len = (uint32_t)seg->iov_len,
+			};
+			return true;
+		}
+	}
+	return false;
+}
+
 /* ---- responses ---------------------------------------------------------------------------- */
+
+/* Writes len bytes of src at the start of the target's writable part: through the host
+ * segments while the memory table is the one they were translated under, else through
+ * the guest-physical ranges translated again. Bytes written, or -errno when the response
+ * buffer is no longer guest memory. */
+static ssize_t target_write(struct vv_device *d, const struct reply_target *t, const void *src,
+			    size_t len)
+{
+	const struct guest_mem *mem = dev_mem(d);
+
+	if (!mem || mem->generation == t->mem_generation)
+		return (ssize_t)segs_write(t->segs, t->nsegs, src, len);
+	if (!t->gpas)
+		return -EFAULT;
+	return gpas_write(mem, t->gpas, t->nsegs, src, len);
+}
 
 /* The one place a response reaches the guest: writes resp into the target's writable
  * segments (an ERR_INVALID_PARAMETER header instead when it does not fit, nothing when
@@ -209,18 +280,23 @@ static void answer(struct vv_device *d, const struct reply_target *t, uint32_t s
 {
 	struct virtq *vq = cmd_vq(d);
 	uint8_t err_hdr[sizeof(struct vv_resp_hdr)];
-	size_t written = 0;
+	ssize_t ret = 0;
+	size_t written;
 
 	if (len <= t->cap) {
-		written = segs_write(t->segs, t->nsegs, resp, len);
+		ret = target_write(d, t, resp, len);
 	} else if (t->cap >= sizeof(err_hdr)) {
 		log_debug("response of %zu bytes does not fit in %zu", len, t->cap);
 		vv_encode_hdr_resp(err_hdr, sizeof(err_hdr), VV_RESP_ERR_INVALID_PARAMETER,
 				   stream_id);
-		written = segs_write(t->segs, t->nsegs, err_hdr, sizeof(err_hdr));
+		ret = target_write(d, t, err_hdr, sizeof(err_hdr));
 	} else {
 		log_debug("no room for a response (%zu writable bytes)", t->cap);
 	}
+	if (ret < 0)
+		log_warn("response buffer of stream %u is not in guest memory any more: "
+			 "returned empty", stream_id);
+	written = ret < 0 ? 0 : (size_t)ret;
 	if (vq)
 		vq_push_used(vq, t->head, (uint32_t)written);
 	d->stats.responses++;
@@ -235,11 +311,15 @@ static void answer_hdr(struct vv_device *d, const struct reply_target *t, uint32
 	answer(d, t, stream_id, hdr, sizeof(hdr));
 }
 
-static struct reply_target chain_target(const struct vq_chain *c)
+/* A chain answered before its handler returns: the memory table cannot have changed. */
+static struct reply_target chain_target(struct vv_device *d, const struct vq_chain *c)
 {
+	const struct guest_mem *mem = dev_mem(d);
+
 	return (struct reply_target){
 		.head = c->head,
 		.segs = &c->seg[c->n_read],
+		.mem_generation = mem ? mem->generation : 0,
 		.nsegs = c->n_write,
 		.cap = c->write_len,
 	};
@@ -247,6 +327,8 @@ static struct reply_target chain_target(const struct vq_chain *c)
 
 /* The arrays follow the record in its allocation: each must start aligned. */
 _Static_assert(sizeof(struct vv_pending) % _Alignof(struct iovec) == 0 &&
+		       sizeof(struct iovec) % _Alignof(struct vv_gpa_entry) == 0 &&
+		       sizeof(struct vv_gpa_entry) % _Alignof(struct iovec) == 0 &&
 		       sizeof(struct iovec) % _Alignof(struct backend_seg_src) == 0,
 	       "pending record arrays stay aligned");
 
@@ -257,8 +339,10 @@ static struct vv_pending *pending_new(struct vv_device *d, const struct vq_chain
 				      uint32_t stream_id, unsigned nsegs)
 {
 	/* Both counts are capped (VQ_MAX_CHAIN_SEGS, RES_MAX_SEGS): the size cannot wrap. */
-	size_t size = sizeof(struct vv_pending) + c->n_write * sizeof(struct iovec) +
+	size_t size = sizeof(struct vv_pending) +
+		      c->n_write * (sizeof(struct iovec) + sizeof(struct vv_gpa_entry)) +
 		      nsegs * (sizeof(struct iovec) + sizeof(struct backend_seg_src));
+	const struct guest_mem *mem = dev_mem(d);
 	struct vv_pending *p = malloc(size);
 	uint8_t *tail;
 
@@ -270,7 +354,18 @@ static struct vv_pending *pending_new(struct vv_device *d, const struct vq_chain
 		p->wsegs = (struct iovec *)tail;
 		memcpy(p->wsegs, &c->seg[c->n_read], c->n_write * sizeof(*p->wsegs));
 		tail += c->n_write * sizeof(*p->wsegs);
+		/* The host pointers are good only while the memory table stays: keep where
+		 * the response goes in guest terms too. */
+		p->wgpas = (struct vv_gpa_entry *)tail;
+		tail += c->n_write * sizeof(*p->wgpas);
+		for (unsigned i = 0; mem && i < c->n_write; i++) {
+			if (!seg_to_gpa(mem, &p->wsegs[i], &p->wgpas[i])) {
+				p->wgpas = NULL;
+				break;
+			}
+		}
 	}
+	p->mem_generation = mem ? mem->generation : 0;
 	p->segs = (struct iovec *)tail;
 	p->srcs = (struct backend_seg_src *)(tail + nsegs * sizeof(*p->segs));
 	p->n_wsegs = c->n_write;
@@ -294,7 +389,8 @@ static void pending_answer(struct vv_device *d, struct vv_pending *p, const void
 			   size_t len)
 {
 	struct reply_target t = {
-		.head = p->head, .segs = p->wsegs, .nsegs = p->n_wsegs, .cap = p->resp_cap,
+		.head = p->head, .segs = p->wsegs, .gpas = p->wgpas,
+		.mem_generation = p->mem_generation, .nsegs = p->n_wsegs, .cap = p->resp_cap,
 	};
 
 	answer(d, &t, p->stream_id, resp, len);
@@ -847,7 +943,6 @@ static uint32_t h_resource_queue(struct vv_device *d, const struct cmd_ctx *x)
 	memcpy(p->segs, d->segs, nsegs * sizeof(*p->segs));
 	memcpy(p->srcs, d->srcs, nsegs * sizeof(*p->srcs));
 	p->nsegs = nsegs;
-	p->mem_generation = dev_mem(d)->generation;
 	for (unsigned i = 0; i < buf.num_planes; i++) {
 		buf.planes[i].srcs = p->srcs + (buf.planes[i].segs - d->segs);
 		buf.planes[i].segs = p->segs + (buf.planes[i].segs - d->segs);
@@ -1011,7 +1106,7 @@ static uint32_t dispatch(struct vv_device *d, const struct vv_cmd *cmd, const st
 /* One command chain: copy the command out of guest memory once, decode, dispatch. */
 static void handle_chain(struct vv_device *d, const struct vq_chain *c)
 {
-	struct reply_target t = chain_target(c);
+	struct reply_target t = chain_target(d, c);
 	size_t len = c->read_len < VV_CMD_MAX_SIZE ? c->read_len : VV_CMD_MAX_SIZE;
 	struct vv_cmd cmd;
 	uint32_t resp;

@@ -5,8 +5,11 @@
 #
 # Usage: tests/vm/run.sh [--build-dir DIR] [--keep] [--shell] [--timeout S] [--only GLOB]
 #                        [--repeat N]
-#   --build-dir DIR  meson build dir with our daemon and client (default: build/check);
-#                    set up if missing, the two binaries are brought up to date with ninja
+#   --build-dir DIR  the VM's daemon and client are built in DIR-vm (default: build/check, so
+#                    build/check-vm), set up if missing with DIR's buildtype, -Dffmpeg=disabled
+#                    (libavcodec's libraries would add ~100 MB to the initramfs) and
+#                    -Dseccomp=enabled (the guest's daemon runs with its sandbox on); the two
+#                    binaries are brought up to date with ninja
 #   --keep           keep this run's initramfs and console log (the path is printed)
 #   --shell          an interactive shell in the VM after the tests (console on this terminal)
 #   --timeout S      stop the VM after S seconds (default 300, times the --repeat count)
@@ -17,7 +20,7 @@
 # Steps: installs the missing Debian packages; once per kernel version, fetches the guest
 # kernel from the machine's apt sources, builds vicodec.ko + v4l2-mem2mem.ko against the
 # matching headers and keeps the result under the cache directory; then, every run, builds an
-# initramfs (busybox, the modules, v4l2-ctl, our daemon and client, a static yuvtool and
+# initramfs (busybox, the modules, v4l2-ctl, our daemon and client from DIR-vm, a static yuvtool and
 # guest/decode-tests.sh), boots it and counts the guest's "ok/FAIL/skip NAME" lines.
 # Measurement cases (perf-*) print "perf: ..." lines; they are repeated, together, just before
 # the last line, which is "vm: N passed, N failed"; the exit status is non-zero on any failure.
@@ -79,7 +82,8 @@ install_missing() {  # PACKAGE...
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		"${missing[@]}" >&2
 }
-install_missing qemu-system-x86 busybox-static v4l-utils cpio gcc libc6-dev meson ninja-build ||
+install_missing qemu-system-x86 busybox-static v4l-utils cpio gcc libc6-dev meson ninja-build \
+	pkg-config libseccomp-dev ||
 	die "could not install the host packages"
 
 # ---- guest kernel and modules, cached per kernel version -------------------------------------
@@ -212,15 +216,27 @@ flock -u 9
 
 # ---- our binaries --------------------------------------------------------------------------
 
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-	[ ! -e "$BUILD_DIR" ] || [ -z "$(ls -A "$BUILD_DIR")" ] ||
-		die "$BUILD_DIR exists but is not a meson build directory"
-	log "meson setup $BUILD_DIR"
-	meson setup "$BUILD_DIR" "$REPO" > /dev/null || die "meson setup $BUILD_DIR failed"
+# A build of their own, next to DIR: the same buildtype (bench/ measures a release build),
+# without the ffmpeg backend, with the sandbox.
+VM_BUILD=$BUILD_DIR-vm
+if [ ! -f "$VM_BUILD/build.ninja" ]; then
+	[ ! -e "$VM_BUILD" ] || [ -z "$(ls -A "$VM_BUILD")" ] ||
+		die "$VM_BUILD exists but is not a meson build directory"
+	buildtype=debugoptimized
+	if [ -f "$BUILD_DIR/build.ninja" ]; then
+		buildtype=$(meson introspect --buildoptions "$BUILD_DIR" | python3 -c '
+import json, sys
+print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))') ||
+			die "cannot read the buildtype of $BUILD_DIR"
+	fi
+	log "meson setup $VM_BUILD (buildtype $buildtype, no ffmpeg, seccomp)"
+	meson setup "$VM_BUILD" "$REPO" -Dbuildtype="$buildtype" -Dffmpeg=disabled \
+		-Dseccomp=enabled > "$CACHE/meson.log" 2>&1 ||
+		{ tail -n 20 "$CACHE/meson.log" >&2; die "meson setup $VM_BUILD failed"; }
 fi
-if ! ninja -C "$BUILD_DIR" vhost-user-video vhost-user-video-client > "$CACHE/ninja.log" 2>&1; then
+if ! ninja -C "$VM_BUILD" vhost-user-video vhost-user-video-client > "$CACHE/ninja.log" 2>&1; then
 	tail -n 20 "$CACHE/ninja.log" >&2
-	die "building the daemon and the client in $BUILD_DIR failed"
+	die "building the daemon and the client in $VM_BUILD failed"
 fi
 
 # yuvtool: static, so it needs nothing in the guest; cached by the hash of its source.
@@ -268,8 +284,8 @@ add_elf() {  # FILE
 		done
 }
 for f in vhost-user-video vhost-user-video-client; do
-	[ -x "$BUILD_DIR/$f" ] || die "no $BUILD_DIR/$f"
-	add_elf "$BUILD_DIR/$f"
+	[ -x "$VM_BUILD/$f" ] || die "no $VM_BUILD/$f"
+	add_elf "$VM_BUILD/$f"
 done
 add_elf "$(command -v v4l2-ctl)"
 cp "$YUVTOOL" "$ROOT/usr/bin/yuvtool"

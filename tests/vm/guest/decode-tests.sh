@@ -395,6 +395,38 @@ t_daemon_disconnect_midstream() {  # the front-end vanishes with buffers in the 
 	daemon_stop
 }
 
+# The daemon runs with its seccomp sandbox (the default, --sandbox on): every daemon case above
+# decodes under it, and a call outside its allow-list would kill the daemon (SIGSYS). This
+# case shows the filter is there while a decode runs: the kernel reports seccomp mode 2
+# (filter) and no_new_privs for the daemon, sampled while the client decodes.
+proc_field() {  # PID FIELD: the value of "FIELD:" in /proc/PID/status
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2> /dev/null
+}
+t_daemon_sandbox() {
+	local cpid seen='' v i=0
+	need_ref a YU12
+	daemon_v4l2
+	client out.yuv "$FX/a.fwht" "$W_a" "$H_a" yuv420 --frame-sizes-from-fwht &
+	cpid=$!
+	echo "$cpid" >> "$CASE_DIR/pids"
+	while alive "$cpid"; do
+		v="$(proc_field "$DPID" Seccomp)/$(proc_field "$DPID" NoNewPrivs)"
+		case " $seen " in *" $v "*) ;; *) seen="$seen $v";; esac
+		i=$((i + 1))
+		sleep 0.02
+	done
+	wait "$cpid" || fail "client: $(client_said)"
+	echo "daemon Seccomp/NoNewPrivs seen during the decode ($i samples):$seen"
+	[ "$i" -gt 0 ] || fail "the decode ended before the daemon's status could be read"
+	[ "$seen" = " 2/1" ] || fail "daemon Seccomp/NoNewPrivs during the decode:$seen, want 2/1"
+	[ "$(client_frames)" = "$N_a" ] || fail "the client decoded $(client_frames) frames, want $N_a"
+	expect_same out.yuv "$FX/a.YU12" "client output"
+	# Logged before the daemon accepted the client.
+	grep -q 'sandbox: [0-9]* syscalls allowed' "$CASE_DIR/daemon.log" ||
+		fail "the daemon did not log its sandbox: $(tail -n 1 "$CASE_DIR/daemon.log")"
+	daemon_stop
+}
+
 # ---- perf: measurements (they print "perf: ..." lines; they fail only if a decode fails) ----
 
 now() { cut -d' ' -f1 /proc/uptime; }  # seconds, 10 ms steps: enough for decodes of seconds
@@ -544,6 +576,7 @@ daemon-decode-scattered
 daemon-decode-res-change-shrink
 daemon-corrupt-bitstream
 daemon-disconnect-midstream
+daemon-sandbox
 perf-fps
 daemon-decode-res-change-grow
 daemon-drain-continue
