@@ -68,7 +68,9 @@
  * FF_ERRORS_BEFORE_PICTURE in a row (decoders complain about slices before their parameter
  * sets); after a picture, FF_ERRORS_AFTER_PICTURE errors in a row, or any error that is not
  * AVERROR_INVALIDDATA, put the stream in error: stream_error, the input at hand done with
- * error, and nothing more is decoded (queue_* and drain answer -EIO). Other streams go on. */
+ * error, and nothing more is decoded (queue_* and drain answer -EIO). So is a drain that
+ * ends with no picture ever decoded after the decoder refused some of the input (junk, or
+ * another format). Other streams go on. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -242,6 +244,7 @@ struct ff_worker {
 	uint64_t last_ts;
 
 	unsigned err_run;
+	uint64_t errors;   /* decode errors since the last reset (drain end or seek) */
 	uint64_t pictures;
 
 	struct SwsContext *sws;
@@ -472,6 +475,7 @@ static void decode_error(struct backend_session *s, int err)
 	unsigned limit = w->pictures ? FF_ERRORS_AFTER_PICTURE : FF_ERRORS_BEFORE_PICTURE;
 
 	w->err_run++;
+	w->errors++;
 	log_debug("ffmpeg: decode error %d (%u in a row)", err, w->err_run);
 	if (err != AVERROR_INVALIDDATA || w->err_run >= limit)
 		fail_stream(s, "decoding failed", err);
@@ -819,6 +823,7 @@ static void reset_decoder(struct backend_session *s)
 	w->pkt_pending = false;
 	w->phase = DRAIN_NONE;
 	w->err_run = 0;
+	w->errors = 0;
 }
 
 /* clear(INPUT) happened: drop the input at hand and everything decoded from it. */
@@ -911,8 +916,17 @@ static bool deliver_picture(struct backend_session *s)
 static bool deliver_eos(struct backend_session *s)
 {
 	struct ff_worker *w = &s->w;
-	struct ff_node *n = list_pop(&s->out_q);
+	struct ff_node *n;
 
+	/* The whole bitstream was drained, the decoder refused parts of it and never gave a
+	 * picture: it is not a stream of this format. Without this error the guest would wait
+	 * for a resolution change that cannot come. The drain is answered when the guest
+	 * clears or destroys the stream. */
+	if (!w->pictures && w->errors) {
+		fail_stream(s, "no picture decodes from this bitstream", 0);
+		return true;
+	}
+	n = list_pop(&s->out_q);
 	if (!n && s->announced)
 		return false;
 	if (n)

@@ -280,6 +280,23 @@ corrupt_case() {
 }
 case_ corrupt-then-clean corrupt_case
 
+# Not a bitstream of the format at all (seeded random bytes): no picture can come, so the
+# guest must get an ERROR event for the stream, not wait for a resolution change forever.
+junk_case() {
+	local codec=$1 ext=$2
+	python3 -c 'import random, sys; random.seed(5); sys.stdout.buffer.write(random.randbytes(20000))' \
+		>"$streams/junk.$ext"
+	if dec "junk-$codec" "junk.$ext" "$codec" yuv420 $S $T --container raw --chunk-size 4K \
+		--timeout 3000; then
+		reason="junk decoded without an error"
+		return 1
+	fi
+	grep -q 'the device reported an error on the stream' "$tmp/junk-$codec.err" || return 1
+	exact "after-junk-$codec" h264.h264 h264 yuv420 $S $T --chunk-size 4K
+}
+case_ junk-h264-error-event junk_case h264 h264
+case_ junk-vp9-error-event junk_case vp9 vp9raw
+
 # ---- the daemon survived all of it and stops cleanly -----------------------------
 
 # shellcheck disable=SC2053 # $only is a glob
