@@ -7,6 +7,9 @@
 # daemon writes its report to build/valgrind/vg/<pid>.log; the script sums them up and
 # exits non-zero when any test failed or any report has an error (invalid access,
 # uninitialised value, definitely lost block, fd left open at exit).
+# The tree is built without the ffmpeg backend: Debian 12's libavcodec pulls in libhwy,
+# whose start-up code runs rdtscp, which valgrind 3.19 cannot execute (SIGILL before
+# main), so a daemon linked with libavcodec cannot run under valgrind at all.
 #
 #   scripts/valgrind.sh [SUITE...]      (default: integration)
 set -u
@@ -16,13 +19,13 @@ build="$root/build/valgrind"
 suites=${*:-integration}
 
 command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed" >&2; exit 2; }
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$root" --buildtype=debugoptimized -Db_sanitize=none \
-		-Dffmpeg="${VUV_VALGRIND_FFMPEG:-auto}" >"$root/build/valgrind-setup.log" 2>&1 || {
-		cat "$root/build/valgrind-setup.log" >&2
-		exit 1
-	}
-fi
+reconf=
+[ -f "$build/build.ninja" ] && reconf=--reconfigure
+meson setup $reconf "$build" "$root" --buildtype=debugoptimized -Db_sanitize=none \
+	-Dffmpeg=disabled >"$root/build/valgrind-setup.log" 2>&1 || {
+	cat "$root/build/valgrind-setup.log" >&2
+	exit 1
+}
 ninja -C "$build" -j2 >"$build/valgrind-build.log" 2>&1 || { cat "$build/valgrind-build.log" >&2; exit 1; }
 
 logs="$build/vg"
@@ -49,6 +52,12 @@ want = os.environ["VG_SUITES"].split()
 failed = 0
 for t in json.load(sys.stdin):
     if not any(s.split(":")[-1] in want for s in t["suite"]):
+        continue
+    if t["name"] == "cli":
+        # Its cases start the daemon with --sandbox on and log and read the filter from
+        # /proc: the system calls of valgrind itself do not pass the allow-list.
+        print("valgrind test cli: left out (its sandbox cases cannot run under valgrind)",
+              flush=True)
         continue
     env = dict(os.environ, **t["env"])
     if "VUV_DAEMON" in env:

@@ -68,9 +68,10 @@
  * FF_ERRORS_BEFORE_PICTURE in a row (decoders complain about slices before their parameter
  * sets); after a picture, FF_ERRORS_AFTER_PICTURE errors in a row, or any error that is not
  * AVERROR_INVALIDDATA, put the stream in error: stream_error, the input at hand done with
- * error, and nothing more is decoded (queue_* and drain answer -EIO). So is a drain that
- * ends with no picture ever decoded after the decoder refused some of the input (junk, or
- * another format). Other streams go on. */
+ * error, and nothing more is decoded (queue_* and drain answer -EIO). A drain that ends
+ * with no picture ever decoded after the decoder refused some of the input (junk, another
+ * format, a cut header) reports stream_error too, but the stream goes on. Other streams are
+ * never affected. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -90,6 +91,7 @@
 #include "backend.h"
 #include "iov.h"
 #include "log.h"
+#include "raw_layout.h"
 
 #define FF_MIN_WIDTH 16u
 #define FF_MAX_WIDTH 8192u
@@ -331,41 +333,11 @@ static void count_copied(struct backend *b, uint64_t n)
 
 /* ---- parameters --------------------------------------------------------------------------- */
 
-static uint32_t clamp_step(uint32_t v, uint32_t min, uint32_t max, uint32_t step)
-{
-	if (v <= min)
-		return min;
-	if (v >= max)
-		return max;
-	return min + (v - min) / step * step;
-}
-
 /* Smallest frame dimension in the caps that holds v visible pixels (v within the max). */
 static uint32_t frame_dim(uint32_t v, uint32_t min)
 {
 	v = (v + FF_SIZE_STEP - 1) / FF_SIZE_STEP * FF_SIZE_STEP;
 	return v < min ? min : v;
-}
-
-static void output_planes(struct vv_stream_params *p)
-{
-	uint64_t w = p->frame_width, h = p->frame_height;
-
-	/* Both dimensions are within the caps: every product fits 32 bits (see the assert). */
-	memset(p->plane_formats, 0, sizeof(p->plane_formats));
-	p->plane_formats[0].plane_size = (uint32_t)(w * h);
-	p->plane_formats[0].stride = (uint32_t)w;
-	if (p->format == VV_FORMAT_NV12) {
-		p->num_planes = 2;
-		p->plane_formats[1].plane_size = (uint32_t)(w * (h / 2));
-		p->plane_formats[1].stride = (uint32_t)w;
-	} else {
-		p->num_planes = 3;
-		for (unsigned i = 1; i < 3; i++) {
-			p->plane_formats[i].plane_size = (uint32_t)((w / 2) * (h / 2));
-			p->plane_formats[i].stride = (uint32_t)(w / 2);
-		}
-	}
 }
 
 /* Frame and crop of p for a picture of width x height visible pixels (within the caps). */
@@ -379,10 +351,16 @@ static void set_picture_size(struct vv_stream_params *p, uint32_t width, uint32_
 	p->crop.height = height;
 }
 
+/* Limits on the step: a clamped dimension is one set_picture_size would not round. */
+_Static_assert(FF_MIN_WIDTH % FF_SIZE_STEP == 0 && FF_MAX_WIDTH % FF_SIZE_STEP == 0 &&
+		       FF_MIN_HEIGHT % FF_SIZE_STEP == 0 && FF_MAX_HEIGHT % FF_SIZE_STEP == 0,
+	       "frame limits on the step");
+
+/* A size the guest set: clamped into the caps, a whole frame (set_picture_size of the
+ * clamped size). */
 static void set_guest_size(struct vv_stream_params *p, uint32_t width, uint32_t height)
 {
-	set_picture_size(p, clamp_step(width, FF_MIN_WIDTH, FF_MAX_WIDTH, FF_SIZE_STEP),
-			 clamp_step(height, FF_MIN_HEIGHT, FF_MAX_HEIGHT, FF_SIZE_STEP));
+	raw_set_frame(p, &ff_frames[0], width, height);
 }
 
 static void default_params(struct backend_session *s, uint32_t coded_format)
@@ -402,7 +380,7 @@ static void default_params(struct backend_session *s, uint32_t coded_format)
 	*out = *in;
 	out->queue_type = VV_QUEUE_TYPE_OUTPUT;
 	out->format = VV_FORMAT_NV12;
-	output_planes(out);
+	raw_set_planes(out);
 }
 
 /* ---- records (worker side, lock held) ----------------------------------------------------- */
@@ -507,60 +485,13 @@ static uint64_t ts_lookup(struct ff_worker *w, int64_t pts)
 
 /* ---- writing pictures into guest segments ------------------------------------------------- */
 
-/* A forward-only write position in a plane's segments. */
-struct seg_cursor {
-	const struct iovec *segs;
-	unsigned nsegs, i;
-	size_t seg_start; /* stream offset of segs[i] */
-	size_t pos;       /* stream offset of the next byte */
-};
-
-static void cursor_init(struct seg_cursor *c, const struct backend_plane *pl, size_t pos)
-{
-	*c = (struct seg_cursor){ .segs = pl->segs, .nsegs = pl->nsegs, .pos = pos };
-}
-
-/* The segment holding c->pos with room in it, or NULL past the end. */
-static uint8_t *cursor_at(struct seg_cursor *c, size_t *room)
-{
-	while (c->i < c->nsegs && c->pos >= c->seg_start + c->segs[c->i].iov_len) {
-		c->seg_start += c->segs[c->i].iov_len;
-		c->i++;
-	}
-	if (c->i >= c->nsegs)
-		return NULL;
-	*room = c->seg_start + c->segs[c->i].iov_len - c->pos;
-	return (uint8_t *)c->segs[c->i].iov_base + (c->pos - c->seg_start);
-}
-
-/* Writes len bytes from src (or of value when src is NULL). */
-static void cursor_write(struct seg_cursor *c, const uint8_t *src, int value, size_t len)
-{
-	while (len) {
-		size_t room, n;
-		uint8_t *dst = cursor_at(c, &room);
-
-		if (!dst)
-			return; /* cannot happen: the plane lengths were checked */
-		n = len < room ? len : room;
-		if (src) {
-			memcpy(dst, src, n);
-			src += n;
-		} else {
-			memset(dst, value, n);
-		}
-		c->pos += n;
-		len -= n;
-	}
-}
-
 /* Where destination plane i of a picture lies in a guest buffer. */
 struct dst_plane {
 	const struct backend_plane *pl;
 	size_t off;
 	uint32_t size, stride, rows;
 	uint32_t cols, vis_rows; /* bytes of picture per row, rows of picture */
-	int pad;
+	uint8_t pad;
 };
 
 /* Maps the planes of p onto buf: one guest plane per picture plane, or all of them packed
@@ -605,16 +536,17 @@ static bool map_planes(const struct vv_stream_params *p, const struct backend_bu
 /* Copies a plane of cols x vis_rows bytes (rows linesize apart) into d, filling the rest. */
 static void write_plane(const struct dst_plane *d, const uint8_t *src, ptrdiff_t linesize)
 {
-	struct seg_cursor c;
+	struct iov_cursor c;
 
-	cursor_init(&c, d->pl, d->off);
+	/* The plane lengths were checked: every write below fits. */
+	iov_cursor_init(&c, d->pl->segs, d->pl->nsegs, d->off);
 	for (uint32_t r = 0; r < d->rows; r++) {
 		if (r < d->vis_rows) {
-			cursor_write(&c, src + (ptrdiff_t)r * linesize, 0, d->cols);
+			iov_cursor_write(&c, src + (ptrdiff_t)r * linesize, d->cols);
 			if (d->stride > d->cols)
-				cursor_write(&c, NULL, d->pad, d->stride - d->cols);
+				iov_cursor_fill(&c, d->pad, d->stride - d->cols);
 		} else {
-			cursor_write(&c, NULL, d->pad, d->stride);
+			iov_cursor_fill(&c, d->pad, d->stride);
 		}
 	}
 }
@@ -847,7 +779,7 @@ static void announce(struct backend_session *s, uint32_t width, uint32_t height)
 	bool first = !s->announced;
 
 	set_picture_size(&s->out, width, height);
-	output_planes(&s->out);
+	raw_set_planes(&s->out);
 	s->announced = true;
 	s->armed = false;
 	if (!first && s->out_queued)
@@ -919,12 +851,12 @@ static bool deliver_eos(struct backend_session *s)
 	struct ff_node *n;
 
 	/* The whole bitstream was drained, the decoder refused parts of it and never gave a
-	 * picture: it is not a stream of this format. Without this error the guest would wait
-	 * for a resolution change that cannot come. The drain is answered when the guest
-	 * clears or destroys the stream. */
+	 * picture: without an ERROR event the guest would wait for a resolution change that
+	 * cannot come. The stream itself goes on (the guest may feed a good bitstream next),
+	 * and the drain completes as usual. */
 	if (!w->pictures && w->errors) {
-		fail_stream(s, "no picture decodes from this bitstream", 0);
-		return true;
+		log_warn("ffmpeg: no picture decodes from the bitstream drained");
+		post_event(s, REC_ERROR, 0);
 	}
 	n = list_pop(&s->out_q);
 	if (!n && s->announced)
@@ -1514,18 +1446,18 @@ static int set_input_params(struct backend_session *s, const struct vv_stream_pa
 		s->codec = codec_by_vv(p->format);
 	}
 	if (p->frame_rate)
-		in->frame_rate = clamp_step(p->frame_rate, FF_MIN_RATE, FF_MAX_RATE, 1);
+		in->frame_rate = raw_clamp_step(p->frame_rate, FF_MIN_RATE, FF_MAX_RATE, 1);
 	if (p->num_planes >= 1 && p->plane_formats[0].plane_size)
 		in->plane_formats[0].plane_size =
-			clamp_step(p->plane_formats[0].plane_size, FF_MIN_BITSTREAM_SIZE,
-				   FF_MAX_BITSTREAM_SIZE, 1);
+			raw_clamp_step(p->plane_formats[0].plane_size, FF_MIN_BITSTREAM_SIZE,
+				       FF_MAX_BITSTREAM_SIZE, 1);
 	if (!p->frame_width || !p->frame_height)
 		return 0;
 	set_guest_size(in, p->frame_width, p->frame_height);
 	/* Until the decoder says otherwise, the pictures have the size the guest expects. */
 	if (!s->announced) {
 		set_guest_size(&s->out, p->frame_width, p->frame_height);
-		output_planes(&s->out);
+		raw_set_planes(&s->out);
 	}
 	return 0;
 }
@@ -1536,11 +1468,11 @@ static int set_output_params(struct backend_session *s, const struct vv_stream_p
 		return -EINVAL;
 	s->out.format = p->format;
 	if (p->frame_rate)
-		s->out.frame_rate = clamp_step(p->frame_rate, FF_MIN_RATE, FF_MAX_RATE, 1);
+		s->out.frame_rate = raw_clamp_step(p->frame_rate, FF_MIN_RATE, FF_MAX_RATE, 1);
 	/* The decoded size wins once known; before, the guest's is kept. */
 	if (!s->announced && p->frame_width && p->frame_height)
 		set_guest_size(&s->out, p->frame_width, p->frame_height);
-	output_planes(&s->out);
+	raw_set_planes(&s->out);
 	if (s->announced && !s->armed)
 		s->armed = true;
 	pthread_cond_signal(&s->work_cond);

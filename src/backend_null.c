@@ -44,7 +44,9 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "iov.h"
 #include "log.h"
+#include "raw_layout.h"
 
 #define NULL_MIN_WIDTH 16u
 #define NULL_MAX_WIDTH 4096u
@@ -183,46 +185,11 @@ static void fifo_clear(struct null_fifo *f)
 
 /* ---- parameters --------------------------------------------------------------------------- */
 
-static uint32_t clamp_step(uint32_t v, uint32_t min, uint32_t max, uint32_t step)
-{
-	if (v <= min)
-		return min;
-	if (v >= max)
-		return max;
-	return min + (v - min) / step * step;
-}
-
-/* Plane sizes and strides of the OUTPUT format at its (clamped) size. */
-static void output_planes(struct vv_stream_params *p)
-{
-	uint64_t w = p->frame_width, h = p->frame_height;
-	uint64_t luma = w * h;
-
-	/* Both dimensions are clamped: every product below fits 32 bits (see the assert). */
-	memset(p->plane_formats, 0, sizeof(p->plane_formats));
-	p->plane_formats[0].plane_size = (uint32_t)luma;
-	p->plane_formats[0].stride = (uint32_t)w;
-	if (p->format == VV_FORMAT_NV12) {
-		p->num_planes = 2;
-		p->plane_formats[1].plane_size = (uint32_t)(w * (h / 2));
-		p->plane_formats[1].stride = (uint32_t)w;
-	} else {
-		p->num_planes = 3;
-		for (unsigned i = 1; i < 3; i++) {
-			p->plane_formats[i].plane_size = (uint32_t)((w / 2) * (h / 2));
-			p->plane_formats[i].stride = (uint32_t)(w / 2);
-		}
-	}
-}
-
+/* Frame and crop of p at width x height clamped into the caps (both dimensions then keep
+ * every plane size within 32 bits, see the assert). */
 static void set_frame(struct vv_stream_params *p, uint32_t width, uint32_t height)
 {
-	p->frame_width = clamp_step(width, NULL_MIN_WIDTH, NULL_MAX_WIDTH, NULL_SIZE_STEP);
-	p->frame_height = clamp_step(height, NULL_MIN_HEIGHT, NULL_MAX_HEIGHT, NULL_SIZE_STEP);
-	p->crop.left = 0;
-	p->crop.top = 0;
-	p->crop.width = p->frame_width;
-	p->crop.height = p->frame_height;
+	raw_set_frame(p, &null_frames[0], width, height);
 }
 
 static void default_params(struct backend_session *s, uint32_t coded_format)
@@ -242,7 +209,7 @@ static void default_params(struct backend_session *s, uint32_t coded_format)
 	*out = *in;
 	out->queue_type = VV_QUEUE_TYPE_OUTPUT;
 	out->format = NULL_DEFAULT_OUTPUT_FORMAT;
-	output_planes(out);
+	raw_set_planes(out);
 }
 
 static int null_get_params(struct backend_session *s, uint32_t queue_type,
@@ -263,11 +230,11 @@ static void set_input_params(struct backend_session *s, const struct vv_stream_p
 
 	in->format = p->format;
 	if (p->frame_rate)
-		in->frame_rate = clamp_step(p->frame_rate, NULL_MIN_RATE, NULL_MAX_RATE, 1);
+		in->frame_rate = raw_clamp_step(p->frame_rate, NULL_MIN_RATE, NULL_MAX_RATE, 1);
 	if (p->num_planes >= 1 && p->plane_formats[0].plane_size)
 		in->plane_formats[0].plane_size =
-			clamp_step(p->plane_formats[0].plane_size, NULL_MIN_BITSTREAM_SIZE,
-				   NULL_MAX_BITSTREAM_SIZE, 1);
+			raw_clamp_step(p->plane_formats[0].plane_size, NULL_MIN_BITSTREAM_SIZE,
+				       NULL_MAX_BITSTREAM_SIZE, 1);
 	if (!p->frame_width || !p->frame_height)
 		return;
 	set_frame(in, p->frame_width, p->frame_height);
@@ -275,7 +242,7 @@ static void set_input_params(struct backend_session *s, const struct vv_stream_p
 		return;
 	/* The pretend stream header now says this size: the output follows. */
 	set_frame(&s->out, in->frame_width, in->frame_height);
-	output_planes(&s->out);
+	raw_set_planes(&s->out);
 	s->out.frame_rate = in->frame_rate;
 	s->size_announced = false;
 }
@@ -294,9 +261,9 @@ static int null_set_params(struct backend_session *s, const struct vv_stream_par
 		s->out.format = p->format;
 		set_frame(&s->out, p->frame_width, p->frame_height);
 		if (p->frame_rate)
-			s->out.frame_rate = clamp_step(p->frame_rate, NULL_MIN_RATE,
-						       NULL_MAX_RATE, 1);
-		output_planes(&s->out);
+			s->out.frame_rate = raw_clamp_step(p->frame_rate, NULL_MIN_RATE,
+							   NULL_MAX_RATE, 1);
+		raw_set_planes(&s->out);
 		return 0;
 	}
 	return -EINVAL;
@@ -304,42 +271,13 @@ static int null_set_params(struct backend_session *s, const struct vv_stream_par
 
 /* ---- pictures ----------------------------------------------------------------------------- */
 
-/* A write position in a list of segments. */
-struct seg_cursor {
-	const struct iovec *segs;
-	unsigned nsegs, i;
-	size_t off;
-};
-
-static void cursor_init(struct seg_cursor *c, const struct backend_plane *pl)
-{
-	*c = (struct seg_cursor){ .segs = pl->segs, .nsegs = pl->nsegs };
-}
-
-/* Writes len bytes of value, across segment boundaries. */
-static void cursor_fill(struct seg_cursor *c, uint8_t value, size_t len)
-{
-	while (len && c->i < c->nsegs) {
-		size_t room = c->segs[c->i].iov_len - c->off;
-		size_t n = len < room ? len : room;
-
-		memset((uint8_t *)c->segs[c->i].iov_base + c->off, value, n);
-		c->off += n;
-		len -= n;
-		if (c->off == c->segs[c->i].iov_len) {
-			c->i++;
-			c->off = 0;
-		}
-	}
-}
-
 /* Writes picture n into out; false when out cannot hold it. */
 static bool write_picture(const struct vv_stream_params *p, const struct backend_buffer *out,
 			  uint32_t n, uint32_t *size)
 {
 	bool packed = out->num_planes == 1 && p->num_planes > 1;
 	uint64_t total = 0;
-	struct seg_cursor c = { .segs = NULL };
+	struct iov_cursor c = { .segs = NULL };
 
 	if (!packed && out->num_planes != p->num_planes)
 		return false;
@@ -355,10 +293,13 @@ static bool write_picture(const struct vv_stream_params *p, const struct backend
 		uint32_t stride = p->plane_formats[pl].stride;
 		uint32_t rows = stride ? p->plane_formats[pl].plane_size / stride : 0;
 
-		if (!packed || pl == 0)
-			cursor_init(&c, &out->planes[packed ? 0 : pl]);
+		if (!packed || pl == 0) {
+			const struct backend_plane *dst = &out->planes[packed ? 0 : pl];
+
+			iov_cursor_init(&c, dst->segs, dst->nsegs, 0);
+		}
 		for (uint32_t r = 0; r < rows; r++)
-			cursor_fill(&c, (uint8_t)((n + r + 64u * pl) & 0xff), stride);
+			iov_cursor_fill(&c, (uint8_t)((n + r + 64u * pl) & 0xff), stride);
 	}
 	*size = (uint32_t)total;
 	return true;

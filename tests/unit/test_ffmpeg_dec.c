@@ -625,6 +625,8 @@ static void t_drain_empty(void)
 	REQUIRE(run_loop_until(have_drain, 2000));
 	CHECK_EQ(dv.npics, 0);
 	CHECK_EQ(dv.inputs_done, 1);
+	/* Nothing decoded from what the decoder refused: an error event, the stream goes on. */
+	CHECK_EQ(dv.errors, 1);
 	add_outputs(2, 4608);
 	dv.requeue = true;
 	dv.ack_res = true;
@@ -639,6 +641,7 @@ static void t_drain_empty(void)
 	want_pics = 22;
 	REQUIRE(run_loop_until(have_pics, 5000));
 	CHECK_EQ(dv.drains, 2);
+	CHECK_EQ(dv.errors, 1);
 	CHECK_EQ(dv.pics[21].flags, VV_BUFFER_FLAG_EOS);
 	CHECK(dv.frames_len == ref.len && memcmp(dv.frames, ref.data, ref.len) == 0);
 	CHECK(!dv.stray);
