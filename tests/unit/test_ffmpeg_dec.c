@@ -855,6 +855,122 @@ static void t_corrupt_vp8(void)
 	free(ref.data);
 }
 
+/* A second stream of the same backend, fed only junk: its own counters. */
+static struct {
+	unsigned inputs, drains, errors, other;
+} s2v;
+
+static void s2_input_done(void *stream, uint32_t id, bool error)
+{
+	(void)stream, (void)id, (void)error;
+	s2v.inputs++;
+}
+
+static void s2_picture_ready(void *stream, uint32_t id, uint64_t ts, uint32_t flags,
+			     uint32_t size)
+{
+	(void)stream, (void)id, (void)ts, (void)flags, (void)size;
+	s2v.other++;
+}
+
+static void s2_drain_done(void *stream, bool error)
+{
+	(void)stream;
+	if (error)
+		s2v.other++;
+	else
+		s2v.drains++;
+}
+
+static void s2_resolution_changed(void *stream)
+{
+	(void)stream;
+	s2v.other++;
+}
+
+static void s2_stream_error(void *stream)
+{
+	(void)stream;
+	s2v.errors++;
+}
+
+static const struct backend_events s2_events = {
+	.input_done = s2_input_done,
+	.picture_ready = s2_picture_ready,
+	.drain_done = s2_drain_done,
+	.resolution_changed = s2_resolution_changed,
+	.stream_error = s2_stream_error,
+};
+
+static bool s2_error_and_drain(void)
+{
+	return s2v.errors >= 1 && s2v.drains >= 1;
+}
+
+/* Junk on one stream is an ERROR event for that stream only: another stream of the same
+ * backend, decoding at the same time, gets no event and decodes byte-exact. */
+static void t_error_stays_in_its_stream(void)
+{
+	static uint8_t junk[64];
+	struct iovec junk_seg = { junk, sizeof(junk) };
+	struct backend_session *s2 = NULL;
+	struct blob ivf, ref;
+	struct vv_stream_params p;
+	size_t off = 32, pic;
+	unsigned frames = 0;
+
+	REQUIRE(make_stream("v2.ivf",
+			    "-f lavfi -i testsrc=size=64x48:rate=10 -frames:v 6 -c:v libvpx "
+			    "-f ivf", "yuv420p", &ivf, &ref));
+	REQUIRE(ivf.len > 32 && memcmp(ivf.data, "DKIF", 4) == 0);
+	memset(junk, 0x5a, sizeof(junk));
+	junk[0] = 0x10; /* a key frame tag with a wrong start code */
+	junk[3] = 0x00;
+	memset(&s2v, 0, sizeof(s2v));
+	REQUIRE(dev_open(1, true));
+	REQUIRE(session(VV_FORMAT_VP8, VV_FORMAT_YUV420, 64, 48));
+	REQUIRE(dv.ops->session_new(dv.b, VV_FORMAT_VP8, &s2_events, &s2v, &s2) == 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		struct backend_buffer b = { .resource_id = i, .num_planes = 1,
+					    .data_sizes = { sizeof(junk) }, .timestamp = i };
+
+		b.planes[0] = (struct backend_plane){ .segs = &junk_seg, .nsegs = 1,
+						      .len = sizeof(junk) };
+		CHECK_EQ(dv.ops->queue_input(s2, &b), 0);
+	}
+	CHECK_EQ(dv.ops->drain(s2), 0);
+	while (off + 12 <= ivf.len) {
+		uint32_t n = (uint32_t)ivf.data[off] | (uint32_t)ivf.data[off + 1] << 8 |
+			     (uint32_t)ivf.data[off + 2] << 16 | (uint32_t)ivf.data[off + 3] << 24;
+
+		if (n > ivf.len - off - 12)
+			break;
+		queue_in(ivf.data + off + 12, n, 100 + frames++);
+		off += 12 + n;
+	}
+	REQUIRE(frames == 6);
+	want_res = 1;
+	REQUIRE(run_loop_until(have_res, 5000));
+	pic = picture_bytes(&p);
+	add_outputs(2, pic);
+	dv.requeue = true;
+	queue_all_outputs();
+	want_pics = 6;
+	REQUIRE(run_loop_until(have_pics, 5000));
+	REQUIRE(run_loop_until(s2_error_and_drain, 5000));
+	CHECK_EQ(s2v.errors, 1);
+	CHECK_EQ(s2v.drains, 1);
+	CHECK_EQ(s2v.inputs, 3);
+	CHECK_EQ(s2v.other, 0);
+	CHECK_EQ(dv.errors, 0);
+	CHECK(dv.frames_len == ref.len && memcmp(dv.frames, ref.data, ref.len) == 0);
+	CHECK(!dv.stray);
+	dv.ops->session_free(s2);
+	dev_close();
+	free(ivf.data);
+	free(ref.data);
+}
+
 int main(void)
 {
 	test_begin("unit_ffmpeg_dec");
@@ -880,6 +996,7 @@ int main(void)
 	RUN_TEST(t_small_buffer);
 	RUN_TEST(t_clear_and_free_midstream);
 	RUN_TEST(t_corrupt_vp8);
+	RUN_TEST(t_error_stays_in_its_stream);
 	{
 		char cmd[128];
 
