@@ -949,6 +949,19 @@ static void send_packet(struct backend_session *s, AVPacket *pkt)
 		decode_error(s, ret);
 }
 
+/* A frame the parser completed becomes the pending packet; it points into the parser's
+ * buffer, valid until the next parser call, which comes only after it was sent. */
+static void take_parsed(struct ff_worker *w, uint8_t *out, int out_size)
+{
+	if (out_size <= 0)
+		return;
+	av_packet_unref(w->pkt);
+	w->pkt->data = out;
+	w->pkt->size = out_size;
+	w->pkt->pts = w->parser->pts;
+	w->pkt_pending = true;
+}
+
 /* One parser step over the staged input (lock held). */
 static void parse_some(struct backend_session *s)
 {
@@ -968,13 +981,7 @@ static void parse_some(struct backend_session *s)
 	}
 	/* A parser that neither consumes nor produces would spin: the rest is dropped. */
 	w->stage_pos += used || out_size ? (size_t)used : left;
-	if (out_size > 0) {
-		av_packet_unref(w->pkt);
-		w->pkt->data = out;
-		w->pkt->size = out_size;
-		w->pkt->pts = w->parser->pts;
-		w->pkt_pending = true;
-	}
+	take_parsed(w, out, out_size);
 }
 
 /* Copies the next input out of guest memory (lock held). */
@@ -1073,13 +1080,7 @@ static bool drain_step(struct backend_session *s)
 			av_parser_parse2(w->parser, w->pctx, &out, &out_size, NULL, 0,
 					 AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
 			lock(s);
-			if (out_size > 0) {
-				av_packet_unref(w->pkt);
-				w->pkt->data = out;
-				w->pkt->size = out_size;
-				w->pkt->pts = w->parser->pts;
-				w->pkt_pending = true;
-			}
+			take_parsed(w, out, out_size);
 		}
 		w->phase = DRAIN_PARSER_FLUSHED;
 		return true;

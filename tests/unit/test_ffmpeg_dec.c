@@ -797,12 +797,29 @@ static void t_clear_and_free_midstream(void)
 
 /* VP8 input: one frame per buffer. Garbage before the first picture is tolerated; after
  * pictures, three undecodable frames in a row put the stream in error, and only it. */
+/* Queues the frames of an IVF file (32-byte header, then a 12-byte header per frame: u32 LE
+ * size, u64 pts) one per input, timestamps ts0, ts0 + 1, ...; returns how many. */
+static unsigned queue_ivf_frames(const struct blob *ivf, uint64_t ts0)
+{
+	unsigned frames = 0;
+
+	for (size_t off = 32; off + 12 <= ivf->len;) {
+		const uint8_t *h = ivf->data + off;
+		uint32_t n = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
+			     (uint32_t)h[3] << 24;
+
+		if (n > ivf->len - off - 12)
+			break;
+		queue_in(h + 12, n, ts0 + frames++);
+		off += 12 + n;
+	}
+	return frames;
+}
+
 static void t_corrupt_vp8(void)
 {
 	struct blob ivf, ref;
 	uint8_t junk[64];
-	size_t off = 32;
-	unsigned frames = 0;
 	struct vv_stream_params p;
 	size_t pic;
 
@@ -818,16 +835,7 @@ static void t_corrupt_vp8(void)
 	REQUIRE(session(VV_FORMAT_VP8, VV_FORMAT_YUV420, 64, 48));
 	for (unsigned i = 0; i < 5; i++)
 		queue_in(junk, sizeof(junk), 50 + i);
-	while (off + 12 <= ivf.len) {
-		uint32_t n = (uint32_t)ivf.data[off] | (uint32_t)ivf.data[off + 1] << 8 |
-			     (uint32_t)ivf.data[off + 2] << 16 | (uint32_t)ivf.data[off + 3] << 24;
-
-		if (n > ivf.len - off - 12)
-			break;
-		queue_in(ivf.data + off + 12, n, 100 + frames++);
-		off += 12 + n;
-	}
-	REQUIRE(frames == 6);
+	REQUIRE(queue_ivf_frames(&ivf, 100) == 6);
 	want_res = 1;
 	REQUIRE(run_loop_until(have_res, 5000));
 	pic = picture_bytes(&p);
@@ -916,8 +924,7 @@ static void t_error_stays_in_its_stream(void)
 	struct backend_session *s2 = NULL;
 	struct blob ivf, ref;
 	struct vv_stream_params p;
-	size_t off = 32, pic;
-	unsigned frames = 0;
+	size_t pic;
 
 	REQUIRE(make_stream("v2.ivf",
 			    "-f lavfi -i testsrc=size=64x48:rate=10 -frames:v 6 -c:v libvpx "
@@ -939,16 +946,7 @@ static void t_error_stays_in_its_stream(void)
 		CHECK_EQ(dv.ops->queue_input(s2, &b), 0);
 	}
 	CHECK_EQ(dv.ops->drain(s2), 0);
-	while (off + 12 <= ivf.len) {
-		uint32_t n = (uint32_t)ivf.data[off] | (uint32_t)ivf.data[off + 1] << 8 |
-			     (uint32_t)ivf.data[off + 2] << 16 | (uint32_t)ivf.data[off + 3] << 24;
-
-		if (n > ivf.len - off - 12)
-			break;
-		queue_in(ivf.data + off + 12, n, 100 + frames++);
-		off += 12 + n;
-	}
-	REQUIRE(frames == 6);
+	REQUIRE(queue_ivf_frames(&ivf, 100) == 6);
 	want_res = 1;
 	REQUIRE(run_loop_until(have_res, 5000));
 	pic = picture_bytes(&p);
