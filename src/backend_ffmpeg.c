@@ -37,10 +37,12 @@
  * has consumed all of it and the decoder has accepted the packets it produced; a VP8/VP9
  * input once copied into its packet (the guest may refill it while the frame decodes).
  *
- * Timestamps: every input gets a ticket (a session counter) that travels as the packet's
- * pts through parser and reordering; the picture's ticket finds the guest's exact u64 in a
- * ring of recent inputs. A picture whose ticket is unknown (none, or too old) gets the last
- * timestamp given out (or the last input's).
+ * Timestamps: every packet gets a ticket (a session counter) that travels as its pts
+ * through the decoder's reordering; the picture's ticket finds the guest's exact u64 in a
+ * ring of recent packets. A VP8/VP9 packet carries its input's timestamp; a parsed frame
+ * the timestamp of the input that holds its first byte (as V4L2 decoders do), which the
+ * backend finds from the parser's byte offsets, however small the inputs are. A picture
+ * whose ticket is unknown (none, or too old) gets the last timestamp given out.
  *
  * Pictures: copied from the AVFrame into the guest's segments row by row when the decoder's
  * format is the one asked for (yuv420p/yuvj420p for YUV420, nv12 for NV12); otherwise
@@ -111,6 +113,7 @@
 #define FF_MAX_BUFFERS 32u
 #define FF_MAX_AUTO_THREADS 16u
 #define FF_TS_RING 1024u
+#define FF_RECENT_INPUTS 8u /* a start code (at most 4 bytes) spans at most 4 inputs */
 #define FF_ERRORS_BEFORE_PICTURE 64u
 #define FF_ERRORS_AFTER_PICTURE 3u
 #define FF_LUMA_PAD 16u
@@ -236,6 +239,16 @@ struct ff_worker {
 	uint8_t *stage;
 	size_t stage_cap, stage_len, stage_pos;
 	uint64_t cur_ticket;
+	/* Parsed codecs: where the last inputs began, in the parser's byte count, so that the
+	 * frame the parser finds gets the timestamp of the input holding its first byte, even
+	 * when a frame spans thousands of inputs (the parser itself keeps only 4). */
+	struct {
+		int64_t start;
+		uint64_t timestamp;
+	} recent[FF_RECENT_INPUTS];
+	unsigned n_recent;
+	uint64_t parse_ts;   /* timestamp of the frame the parser is gathering */
+	bool parse_ts_known;
 
 	enum drain_phase phase;
 	uint64_t drain_gen;
@@ -275,6 +288,9 @@ struct backend_session {
 
 	pthread_mutex_t lock;
 	pthread_cond_t work_cond; /* the worker has something to look at */
+	/* Bumped with every work_cond signal: the worker drops the lock inside a step, so a
+	 * signal can come while it is not waiting; it waits only when none came. */
+	unsigned wake_seq;
 	pthread_cond_t idle_cond; /* the worker let go of guest memory */
 	/* Below: under lock. */
 	struct vv_stream_params in, out;
@@ -689,6 +705,13 @@ static void unlock(struct backend_session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Something for the worker (lock held). */
+static void wake_worker(struct backend_session *s)
+{
+	s->wake_seq++;
+	pthread_cond_signal(&s->work_cond);
+}
+
 static int parser_reset(struct backend_session *s)
 {
 	struct ff_worker *w = &s->w;
@@ -698,6 +721,8 @@ static int parser_reset(struct backend_session *s)
 	if (w->parser)
 		av_parser_close(w->parser);
 	w->parser = av_parser_init(s->codec->id);
+	w->n_recent = 0;
+	w->parse_ts_known = false;
 	return w->parser ? 0 : AVERROR(ENOMEM);
 }
 
@@ -949,8 +974,42 @@ static void send_packet(struct backend_session *s, AVPacket *pkt)
 		decode_error(s, ret);
 }
 
+/* An input goes to the parser: its first byte is the parser's next one. */
+static void note_input_start(struct ff_worker *w, uint64_t timestamp)
+{
+	unsigned i = w->n_recent++ % FF_RECENT_INPUTS;
+
+	w->recent[i].start = w->parser ? w->parser->cur_offset : 0;
+	w->recent[i].timestamp = timestamp;
+	w->last_ts = timestamp;
+	if (!w->parse_ts_known) { /* the first frame since the reset starts here */
+		w->parse_ts = timestamp;
+		w->parse_ts_known = true;
+	}
+}
+
+/* The timestamp of the recent input that holds stream byte offset (the newest input that
+ * began at or before it; the oldest kept when none did). */
+static uint64_t input_ts_at(const struct ff_worker *w, int64_t offset)
+{
+	unsigned kept = w->n_recent < FF_RECENT_INPUTS ? w->n_recent : FF_RECENT_INPUTS;
+	uint64_t ts = w->last_ts;
+
+	for (unsigned k = 1; k <= kept; k++) {
+		unsigned i = (w->n_recent - k) % FF_RECENT_INPUTS;
+
+		ts = w->recent[i].timestamp;
+		if (w->recent[i].start <= offset)
+			break;
+	}
+	return ts;
+}
+
 /* A frame the parser completed becomes the pending packet; it points into the parser's
- * buffer, valid until the next parser call, which comes only after it was sent. */
+ * buffer, valid until the next parser call, which comes only after it was sent. The
+ * parser completes a frame when it sees the next one begin: that first byte
+ * (next_frame_offset) was fed just now, or in the few inputs before when a start code is
+ * cut, so its input is still among the recent ones. */
 static void take_parsed(struct ff_worker *w, uint8_t *out, int out_size)
 {
 	if (out_size <= 0)
@@ -958,8 +1017,9 @@ static void take_parsed(struct ff_worker *w, uint8_t *out, int out_size)
 	av_packet_unref(w->pkt);
 	w->pkt->data = out;
 	w->pkt->size = out_size;
-	w->pkt->pts = w->parser->pts;
+	w->pkt->pts = (int64_t)ts_ticket(w, w->parse_ts);
 	w->pkt_pending = true;
+	w->parse_ts = input_ts_at(w, w->parser->next_frame_offset);
 }
 
 /* One parser step over the staged input (lock held). */
@@ -973,7 +1033,7 @@ static void parse_some(struct backend_session *s)
 
 	unlock(s);
 	used = av_parser_parse2(w->parser, w->pctx, &out, &out_size, w->stage + w->stage_pos,
-				chunk, (int64_t)w->cur_ticket, AV_NOPTS_VALUE, 0);
+				chunk, AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
 	lock(s);
 	if (used < 0 || used > chunk) {
 		fail_stream(s, "the parser failed", used < 0 ? used : AVERROR_BUG);
@@ -1004,7 +1064,8 @@ static void take_input(struct backend_session *s)
 		post_buffer(s, n, true, 0, 0, n->b.timestamp);
 		return;
 	}
-	w->cur_ticket = ts_ticket(w, n->b.timestamp);
+	if (!s->codec->parser)
+		w->cur_ticket = ts_ticket(w, n->b.timestamp);
 	/* Staging (parser) or the packet itself, zero-padded as libavcodec wants. */
 	if (s->codec->parser) {
 		size_t need = (size_t)total + AV_INPUT_BUFFER_PADDING_SIZE;
@@ -1052,6 +1113,7 @@ static void take_input(struct backend_session *s)
 		w->cur_in = n;
 		w->stage_len = (size_t)copied;
 		w->stage_pos = 0;
+		note_input_start(w, n->b.timestamp);
 		return;
 	}
 	/* One frame per buffer: the packet is ready, the buffer done. */
@@ -1153,6 +1215,8 @@ static void *worker_main(void *arg)
 
 	lock(s);
 	while (!s->quit) {
+		unsigned seen = s->wake_seq;
+
 		if (s->flush_pending) {
 			s->flush_pending = false;
 			unlock(s);
@@ -1162,7 +1226,8 @@ static void *worker_main(void *arg)
 		}
 		if (!s->broken && worker_step(s))
 			continue;
-		pthread_cond_wait(&s->work_cond, &s->lock);
+		if (s->wake_seq == seen)
+			pthread_cond_wait(&s->work_cond, &s->lock);
 	}
 	unlock(s);
 	return NULL;
@@ -1336,7 +1401,7 @@ static void session_destroy(struct backend_session *s)
 	if (s->thread_started) {
 		lock(s);
 		s->quit = true;
-		pthread_cond_signal(&s->work_cond);
+		wake_worker(s);
 		unlock(s);
 		pthread_join(s->thread, NULL);
 	}
@@ -1427,7 +1492,7 @@ static int ff_get_params(struct backend_session *s, uint32_t queue_type,
 		/* The guest reads the new format: it is acting on the change. */
 		if (s->announced && !s->armed) {
 			s->armed = true;
-			pthread_cond_signal(&s->work_cond);
+			wake_worker(s);
 		}
 	}
 	unlock(s);
@@ -1476,7 +1541,7 @@ static int set_output_params(struct backend_session *s, const struct vv_stream_p
 	raw_set_planes(&s->out);
 	if (s->announced && !s->armed)
 		s->armed = true;
-	pthread_cond_signal(&s->work_cond);
+	wake_worker(s);
 	return 0;
 }
 
@@ -1525,7 +1590,7 @@ static int enqueue(struct backend_session *s, const struct backend_buffer *buf, 
 		if (s->announced && !s->armed)
 			s->armed = true;
 	}
-	pthread_cond_signal(&s->work_cond);
+	wake_worker(s);
 	unlock(s);
 	return 0;
 }
@@ -1551,7 +1616,7 @@ static int ff_drain(struct backend_session *s)
 		ret = -EBUSY;
 	else
 		s->drain_pending = true;
-	pthread_cond_signal(&s->work_cond);
+	wake_worker(s);
 	unlock(s);
 	return ret;
 }
@@ -1581,7 +1646,7 @@ static int ff_clear(struct backend_session *s, uint32_t queue_type)
 		while (s->busy_out)
 			pthread_cond_wait(&s->idle_cond, &s->lock);
 	}
-	pthread_cond_signal(&s->work_cond);
+	wake_worker(s);
 	unlock(s);
 	return 0;
 }

@@ -169,6 +169,22 @@ case_ h264-4k-chunks exact h264-4k h264.h264 h264 nv12 $S $T --chunk-size 4K
 case_ hevc-4k-chunks exact hevc-4k hevc.hevc hevc yuv420 $S $T --chunk-size 4K
 case_ mpeg4-4k-chunks exact mpeg4-4k mpeg4.m4v mpeg4 yuv420 $S $T --chunk-size 4K
 case_ h264-1-byte-chunks exact tiny-1 tiny.h264 h264 yuv420 64 48 --chunk-size 1
+# Timestamps with 1-byte chunks: each picture carries the timestamp of the input that
+# held its frame's first byte, i.e. (the client numbering its inputs) the frame's byte
+# offset in the file: the sum of the sizes of the packets before it, which the direct
+# decode names for each picture (--pts) through reordering.
+ts_1byte_case() {
+	dec tiny-ts tiny.h264 h264 yuv420 64 48 --chunk-size 1 || return 1
+	"$avref" --packet-sizes "$streams/tiny.h264" >"$tmp/tiny.sizes" ||
+		{ reason="avref --packet-sizes failed"; return 1; }
+	ref tiny.h264 yuv420 --pts |
+		awk 'NR == FNR { off[NR - 1] = sum + 0; sum += $1; next }
+		     { k = $4; sub(/^pts=/, "", k); $4 = "pts=" off[k]; print }' \
+			"$tmp/tiny.sizes" - >"$tmp/tiny-ts.want"
+	got tiny-ts yuv420 --pts >"$tmp/tiny-ts.got" || return 1
+	same tiny-ts "$tmp/tiny-ts.got" "$tmp/tiny-ts.want"
+}
+case_ h264-1-byte-chunks-timestamps ts_1byte_case
 case_ h264-7-byte-chunks-scattered exact tiny-7 tiny.h264 h264 nv12 64 48 --chunk-size 7 \
 	--scattered --layout indirect
 
