@@ -218,6 +218,39 @@ static void t_memory_changes_while_running(void)
 	vuf_close(&f);
 }
 
+/* Guest RAM the daemon maps is marked MADV_DONTDUMP: a core dump of the daemon never holds
+ * guest memory. Every mapping of the front-end's memfd shows "dd" in its VmFlags. */
+static void t_guest_memory_not_dumped(void)
+{
+	struct vuf f;
+	uint8_t cfg[44];
+	char path[64], line[512];
+	unsigned mappings = 0, dontdump = 0;
+	bool in_guest_ram = false;
+	FILE *smaps;
+
+	REQUIRE(vuf_connect(&f, d.sock, 2000) == 0);
+	REQUIRE(vuf_start(&f, NULL) == 0);
+	REQUIRE(vuf_get_config(&f, 0, cfg, sizeof(cfg)) == 0); /* the table was applied */
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)d.pid);
+	smaps = fopen(path, "r");
+	REQUIRE(smaps != NULL);
+	while (fgets(line, sizeof(line), smaps)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, ' ')) {
+			in_guest_ram = strstr(line, "vuf-guest-ram") != NULL;
+			mappings += in_guest_ram;
+		} else if (in_guest_ram && strncmp(line, "VmFlags:", 8) == 0) {
+			dontdump += strstr(line, " dd") != NULL;
+		}
+	}
+	fclose(smaps);
+	CHECK(mappings >= 1);
+	CHECK_EQ(dontdump, mappings);
+	vuf_close(&f);
+}
+
 static void t_daemon_exits_cleanly(void)
 {
 	it_daemon_clean_exit(&d);
@@ -239,6 +272,7 @@ int main(void)
 	RUN_TEST(t_feature_variants);
 	RUN_TEST(t_queue_sizes);
 	RUN_TEST(t_memory_changes_while_running);
+	RUN_TEST(t_guest_memory_not_dumped);
 	RUN_TEST(t_daemon_exits_cleanly);
 	return test_summary();
 }
