@@ -1,7 +1,7 @@
 # Sourced by the set-up scripts: installs the Debian 12 packages the build and
 # the tests need, when they are missing.
 VUV_DEPS=(meson ninja-build gcc clang pkg-config python3 libclang-rt-14-dev
-	libavcodec-dev libavutil-dev libswscale-dev libavformat-dev ffmpeg libseccomp-dev)
+	libavcodec-dev libavutil-dev libswscale-dev libavformat-dev ffmpeg libseccomp-dev gdb)
 
 vuv_install_deps() {
 	local missing=() p

@@ -276,6 +276,79 @@ static void t_sandbox_modes(void)
 		daemon_cleanup(&d);
 	}
 }
+
+/* Makes the running daemon call socket(AF_UNIX, SOCK_STREAM, 0), which no allow-list
+ * entry covers: gdb attaches and calls libc's socket() in the daemon's main thread.
+ * Returns gdb's exit status (-1 when it could not be run). */
+static int make_daemon_call_socket(pid_t pid)
+{
+	char pidstr[16];
+	pid_t gdb;
+	int status;
+
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+	gdb = fork();
+	if (gdb < 0)
+		return -1;
+	if (gdb == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execlp("gdb", "gdb", "-nx", "-batch", "-p", pidstr, "-ex",
+		       "call (int)socket(1, 1, 0)", (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(gdb, &status, 0) != gdb)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The filter is enforced, not just installed: a system call off the list kills the whole
+ * daemon with SIGSYS under `on`, and runs (the kernel logs it) under `log`. */
+static void t_sandbox_kills_forbidden_syscall(void)
+{
+	static const char *const modes[] = { "on", "log" };
+
+	for (unsigned i = 0; i < 2; i++) {
+		const char *args[] = { "--sandbox", modes[i], NULL };
+		struct daemon_proc d;
+		struct vuf f;
+
+		REQUIRE(daemon_start(&d, args) == 0);
+		/* Once it answers, the loop runs: the sandbox is in. */
+		CHECK_EQ(vuf_connect(&f, d.sock, 2000), 0);
+		CHECK_EQ(vuf_start(&f, NULL), 0);
+		vuf_close(&f);
+		REQUIRE(make_daemon_call_socket(d.pid) != 127); /* gdb is installed by deps.sh */
+		if (i == 0) {
+			int status = 0;
+			pid_t r = 0;
+
+			for (int t = 0; t < 100 && r == 0; t++) {
+				r = waitpid(d.pid, &status, WNOHANG);
+				if (r == 0)
+					sleep_ms(20);
+			}
+			CHECK_EQ(r, d.pid);
+			CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
+			if (r == d.pid)
+				d.pid = 0;
+			else
+				daemon_stop(&d);
+		} else {
+			CHECK(daemon_alive(&d));
+			CHECK_EQ(vuf_connect(&f, d.sock, 2000), 0);
+			CHECK_EQ(vuf_start(&f, NULL), 0);
+			vuf_close(&f);
+			CHECK_EQ(daemon_stop(&d), 0);
+		}
+		daemon_cleanup(&d);
+	}
+}
 #endif
 
 /* Mode and group of the socket file: stat after start-up. */
@@ -484,6 +557,9 @@ int main(void)
 	RUN_TEST(t_stale_and_live_socket);
 	RUN_TEST(t_fd_option);
 	RUN_TEST(t_sandbox_modes);
+#ifdef VUV_HAVE_SECCOMP
+	RUN_TEST(t_sandbox_kills_forbidden_syscall);
+#endif
 	RUN_TEST(t_socket_mode_and_group);
 	return test_summary();
 }
