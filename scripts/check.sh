@@ -47,22 +47,20 @@ fz_fail=$(grep -c 'FAILED (exit' "$fuzz_log.raw" || true)
 if [ "$fz_rc" -ne 0 ] && [ "$fz_fail" -eq 0 ]; then
 	fz_fail=1 # the build or the script itself failed
 fi
-if FUZZ_STRICT_RESET=1 build/fuzz/fuzz/fuzz_vv_device \
-	fuzz/findings/vv_device-broken-ring-survives-driver-reset >/dev/null 2>&1; then
-	echo "ok   fuzz finding: broken ring survives driver reset (fixed)"
-	fz_pass=$((fz_pass + 1))
-else
-	echo "FAIL fuzz finding: broken ring survives driver reset"
-	fz_fail=$((fz_fail + 1))
-fi
-if FUZZ_STRICT_REMAP=1 build/fuzz/fuzz/fuzz_vv_device \
-	fuzz/findings/vv_device-response-lost-after-region-readd >/dev/null 2>&1; then
-	echo "ok   fuzz finding: response lost after region re-add (fixed)"
-	fz_pass=$((fz_pass + 1))
-else
-	echo "FAIL fuzz finding: response lost after region re-add"
-	fz_fail=$((fz_fail + 1))
-fi
+# replay_finding ENV=1 FILE TEXT: a fixed finding, replayed in the strict mode that caught it.
+replay_finding() {
+	if env "$1" build/fuzz/fuzz/fuzz_vv_device "fuzz/findings/$2" >/dev/null 2>&1; then
+		echo "ok   fuzz finding: $3 (fixed)"
+		fz_pass=$((fz_pass + 1))
+	else
+		echo "FAIL fuzz finding: $3"
+		fz_fail=$((fz_fail + 1))
+	fi
+}
+replay_finding FUZZ_STRICT_RESET=1 vv_device-broken-ring-survives-driver-reset \
+	"broken ring survives driver reset"
+replay_finding FUZZ_STRICT_REMAP=1 vv_device-response-lost-after-region-readd \
+	"response lost after region re-add"
 echo "fuzz: $fz_pass passed, $fz_fail failed" >"$fuzz_log"
 cat "$fuzz_log"
 [ "$fz_fail" -eq 0 ] || status=1
